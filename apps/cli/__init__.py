@@ -1,0 +1,18 @@
+"""The `llamasys` command line. Each command lives in its own module and registers itself on the
+typer apps of `app.py`; importing them here is what puts them on the command line."""
+
+from . import (  # noqa: F401  (imported for their registrations)
+    bench_engine,
+    bench_rag,
+    bench_safety,
+    bench_tools,
+    chat,
+    mcp_commands,
+    model_commands,
+    moderate,
+)
+from .app import app
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Registers its command on the apps of `app.py`."""

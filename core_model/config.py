@@ -1,0 +1,133 @@
+"""`ModelArgs`: the shape of a Llama 3.x decoder, read from Meta's params.json, a Hugging Face
+config.json or GGUF metadata, plus the q/k row permutation that separates the two weight layouts.
+
+The engine computes in Meta's layout: RoPE rotates adjacent pairs `(x[2i], x[2i+1])` and weights use
+Meta's names (`layers.{i}.attention.wq.weight`, ...). Hugging Face checkpoints permute the rows of wq
+and wk per head so that RoPE can rotate halves instead; `hf_to_meta_qk` undoes that permutation.
+Facts: shared/research/anchors-engine.md §1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class RopeScaling:
+    """Llama 3.1 "llama3" frequency scaling. factor is 8 for 3.1 / 3.3, 32 for 3.2 1B/3B."""
+
+    factor: float = 8.0
+    low_freq_factor: float = 1.0
+    high_freq_factor: float = 4.0
+    original_max_position_embeddings: int = 8192
+
+
+@dataclass(frozen=True)
+class ModelArgs:
+    dim: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    vocab_size: int
+    ffn_hidden_dim: int
+    norm_eps: float = 1e-5
+    rope_theta: float = 500000.0
+    rope_scaling: RopeScaling | None = None
+    max_position_embeddings: int = 131072
+    tie_word_embeddings: bool = False
+    head_dim_override: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.n_heads % self.n_kv_heads:
+            raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
+        if self.head_dim_override is None and self.dim % self.n_heads:
+            raise ValueError(f"dim ({self.dim}) must be a multiple of n_heads ({self.n_heads})")
+
+    @property
+    def head_dim(self) -> int:
+        return self.head_dim_override or self.dim // self.n_heads
+
+    @staticmethod
+    def meta_ffn_hidden_dim(dim: int, multiple_of: int, ffn_dim_multiplier: float | None) -> int:
+        """Meta's FeedForward sizing: int(2*4*dim/3), times the multiplier, rounded up to multiple_of."""
+        hidden = int(2 * 4 * dim / 3)
+        if ffn_dim_multiplier is not None:
+            hidden = int(ffn_dim_multiplier * hidden)
+        return multiple_of * math.ceil(hidden / multiple_of)
+
+    @classmethod
+    def from_meta_params(cls, params: dict[str, Any]) -> ModelArgs:
+        """From Meta's params.json. It carries no rope factor: Llama 3.2 1B/3B (dim 2048 / 3072,
+        use_scaled_rope) get 32, every other scaled model 8 (anchors-engine §1.3)."""
+        dim = int(params["dim"])
+        n_heads = int(params["n_heads"])
+        scaling = None
+        if params.get("use_scaled_rope"):
+            factor = float(params.get("rope_scaling_factor") or (32.0 if dim in (2048, 3072) else 8.0))
+            scaling = RopeScaling(factor=factor)
+        return cls(
+            dim=dim,
+            n_layers=int(params["n_layers"]),
+            n_heads=n_heads,
+            n_kv_heads=int(params.get("n_kv_heads") or n_heads),
+            vocab_size=int(params["vocab_size"]),
+            ffn_hidden_dim=cls.meta_ffn_hidden_dim(
+                dim, int(params.get("multiple_of", 256)), params.get("ffn_dim_multiplier")
+            ),
+            norm_eps=float(params.get("norm_eps", 1e-5)),
+            rope_theta=float(params.get("rope_theta", 500000.0)),
+            rope_scaling=scaling,
+        )
+
+    @classmethod
+    def from_hf_config(cls, config: dict[str, Any]) -> ModelArgs:
+        """From a Hugging Face LlamaForCausalLM config.json."""
+        n_heads = int(config["num_attention_heads"])
+        scaling = None
+        rs = config.get("rope_scaling")
+        if rs:
+            kind = rs.get("rope_type", rs.get("type"))
+            if kind not in ("llama3", "default", None):
+                raise ValueError(f"rope_scaling type {kind!r} is not supported: expected 'llama3'")
+            if kind == "llama3":
+                scaling = RopeScaling(
+                    factor=float(rs["factor"]),
+                    low_freq_factor=float(rs.get("low_freq_factor", 1.0)),
+                    high_freq_factor=float(rs.get("high_freq_factor", 4.0)),
+                    original_max_position_embeddings=int(rs.get("original_max_position_embeddings", 8192)),
+                )
+        dim = int(config["hidden_size"])
+        head_dim = config.get("head_dim")
+        return cls(
+            dim=dim,
+            n_layers=int(config["num_hidden_layers"]),
+            n_heads=n_heads,
+            n_kv_heads=int(config.get("num_key_value_heads") or n_heads),
+            vocab_size=int(config["vocab_size"]),
+            ffn_hidden_dim=int(config["intermediate_size"]),
+            norm_eps=float(config.get("rms_norm_eps", 1e-5)),
+            rope_theta=float(config.get("rope_theta", 10000.0)),
+            rope_scaling=scaling,
+            max_position_embeddings=int(config.get("max_position_embeddings", 131072)),
+            tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+            head_dim_override=int(head_dim) if head_dim and int(head_dim) != dim // n_heads else None,
+        )
+
+
+def hf_to_meta_qk(weight: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """Undo Hugging Face's per-head q/k row permutation (half-split RoPE -> Meta's adjacent pairs)."""
+    out_dim, in_dim = weight.shape
+    head_dim = out_dim // n_heads
+    return weight.view(n_heads, 2, head_dim // 2, in_dim).transpose(1, 2).reshape(out_dim, in_dim)
+
+
+def meta_to_hf_qk(weight: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """Apply Hugging Face's q/k row permutation to a Meta-layout weight (the inverse of `hf_to_meta_qk`)."""
+    out_dim, in_dim = weight.shape
+    head_dim = out_dim // n_heads
+    return weight.view(n_heads, head_dim // 2, 2, in_dim).transpose(1, 2).reshape(out_dim, in_dim)

@@ -1,0 +1,101 @@
+"""Plain message and tool types shared by the whole system.
+
+These are data, not behaviour: the chat format turns them into tokens and back, the tools package
+describes itself with `ToolDefinition`, the orchestrator stores them. Everything is a pydantic v2 model,
+so every value here is JSON-serialisable.
+
+    >>> from llamasys.core_model.messages import UserMessage, AssistantMessage, ToolCall
+    >>> UserMessage(content="What is 2+2?")
+    >>> AssistantMessage(content="", tool_calls=[ToolCall(tool_name="brave_search", arguments={"query": "x"})])
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class StopReason(str, Enum):
+    """Why a completion ended: `<|eot_id|>`, `<|eom_id|>` (a tool call waits for its result), or the budget."""
+
+    end_of_turn = "end_of_turn"
+    end_of_message = "end_of_message"
+    out_of_tokens = "out_of_tokens"
+
+
+class BuiltinTool(str, Enum):
+    """Tools Llama 3.1 was trained to call with their own syntax (`name.call(query=...)`, raw code)."""
+
+    brave_search = "brave_search"
+    wolfram_alpha = "wolfram_alpha"
+    code_interpreter = "code_interpreter"
+
+
+def new_call_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class ToolCall(BaseModel):
+    """One call the model asked for. `arguments` are JSON values keyed by parameter name."""
+
+    call_id: str = Field(default_factory=new_call_id)
+    tool_name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolDefinition(BaseModel):
+    """What the model is told about a tool: its name, what it does, and a JSON Schema for its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class SystemMessage(BaseModel):
+    role: Literal["system"] = "system"
+    content: str
+
+
+class UserMessage(BaseModel):
+    role: Literal["user"] = "user"
+    content: str
+    # Retrieved passages; the Llama chat format appends them to the content as "\n\n" + context.
+    context: str | None = None
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    stop_reason: StopReason = StopReason.end_of_turn
+
+
+class ToolResponseMessage(BaseModel):
+    """A tool's result fed back to the model (rendered with the `ipython` role in Llama 3.1)."""
+
+    role: Literal["tool"] = "tool"
+    call_id: str
+    tool_name: str
+    content: str
+
+
+Message = Annotated[
+    SystemMessage | UserMessage | AssistantMessage | ToolResponseMessage,
+    Field(discriminator="role"),
+]
+
+__all__ = [
+    "AssistantMessage",
+    "BuiltinTool",
+    "Message",
+    "StopReason",
+    "SystemMessage",
+    "ToolCall",
+    "ToolDefinition",
+    "ToolResponseMessage",
+    "UserMessage",
+    "new_call_id",
+]
