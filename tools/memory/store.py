@@ -1,0 +1,524 @@
+"""The SQL side of memory banks, through SQLAlchemy 2 Core: tables, writes, keyword search, vectors.
+
+    sql = SqlStore("sqlite:////path/memory.sqlite")      # or postgresql+psycopg://user@host/db
+    sql.insert_document(bank, document_row, chunk_rows)   # one transaction, bumps the bank's revision
+    sql.keyword_search("why is the sky blue", banks=["docs"], limit=20)  -> [(chunk_id, score), ...]
+    sql.vector_search(query_vector, banks=["docs"], limit=20)            -> [(chunk_id, cosine), ...]
+
+Tables: `memory_banks`, `memory_documents`, `memory_chunks` (text, offsets, float32 embedding bytes).
+Keyword search is SQLite FTS5 (an external-content table kept in sync by triggers, porter stemming,
+bm25) or PostgreSQL full text (a generated `tsvector` column with a GIN index, `ts_rank_cd`).
+Vector search is exact cosine: over a numpy matrix cached per bank and rebuilt when the bank's revision
+changes (any write bumps it, in the same transaction, so other processes' writes are seen too), or, on
+PostgreSQL with the pgvector extension, the `<=>` operator on a `vector` column.
+
+SQLite here cannot load extensions (no sqlite-vec), which is why the vectors live in BLOBs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import UserDefinedType
+
+from .errors import MemoryBankError
+from .search import keyword_terms, top_k_cosine
+
+log = logging.getLogger(__name__)
+
+
+class PgVector(UserDefinedType):
+    """pgvector's `vector` type without the pgvector client package: bound and read as '[x,y,...]' text."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "vector"
+
+    def bind_processor(self, dialect):
+        def process(value):
+            if value is None:
+                return None
+            return "[" + ",".join(f"{float(x):.7g}" for x in np.asarray(value).ravel()) + "]"
+
+        return process
+
+    def result_processor(self, dialect, coltype):
+        def process(value):
+            if value is None or isinstance(value, np.ndarray):
+                return value
+            return np.array([float(x) for x in str(value).strip("[]").split(",")], dtype=np.float32)
+
+        return process
+
+
+@dataclass
+class Tables:
+    metadata: MetaData
+    banks: Table
+    documents: Table
+    chunks: Table
+
+
+def build_tables(dialect: str, *, pgvector: bool) -> Tables:
+    metadata = MetaData()
+    banks = Table(
+        "memory_banks",
+        metadata,
+        Column("name", String(200), primary_key=True),
+        Column("description", Text, nullable=False, default=""),
+        Column("embedder", String(200), nullable=False),
+        Column("dimension", Integer, nullable=False),
+        Column("chunk_tokens", Integer, nullable=False),
+        Column("overlap_tokens", Integer, nullable=False),
+        Column("revision", BigInteger, nullable=False, default=0),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    documents = Table(
+        "memory_documents",
+        metadata,
+        Column("id", String(32), primary_key=True),
+        Column("bank", String(200), ForeignKey("memory_banks.name", ondelete="CASCADE"), nullable=False),
+        Column("title", Text, nullable=False),
+        Column("source", Text, nullable=False),
+        Column("content_type", String(100), nullable=False),
+        Column("content_hash", String(64), nullable=False),
+        Column("characters", Integer, nullable=False),
+        Column("chunks", Integer, nullable=False),
+        Column("metadata", JSON, nullable=False, default=dict),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("bank", "content_hash", name="uq_memory_documents_bank_hash"),
+        Index("ix_memory_documents_bank", "bank"),
+    )
+    chunk_columns: list[Any] = [
+        Column("id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True, autoincrement=True),
+        Column("bank", String(200), ForeignKey("memory_banks.name", ondelete="CASCADE"), nullable=False),
+        Column(
+            "document_id", String(32), ForeignKey("memory_documents.id", ondelete="CASCADE"), nullable=False
+        ),
+        Column("chunk_index", Integer, nullable=False),
+        Column("char_start", Integer, nullable=False),
+        Column("char_end", Integer, nullable=False),
+        Column("token_start", Integer, nullable=False),
+        Column("token_end", Integer, nullable=False),
+        Column("page", Integer, nullable=True),
+        Column("text", Text, nullable=False),
+        Column("embedding", LargeBinary, nullable=False),  # float32 little-endian, the source of truth
+        Index("ix_memory_chunks_bank", "bank"),
+        Index("ix_memory_chunks_document", "document_id"),
+    ]
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import TSVECTOR
+
+        chunk_columns.append(
+            Column("tsv", TSVECTOR, Computed("to_tsvector('english', text)", persisted=True), nullable=True)
+        )
+        chunk_columns.append(Index("ix_memory_chunks_tsv", "tsv", postgresql_using="gin"))
+        if pgvector:
+            chunk_columns.append(Column("embedding_vec", PgVector(), nullable=True))
+    chunks = Table("memory_chunks", metadata, *chunk_columns, sqlite_autoincrement=True)
+    return Tables(metadata, banks, documents, chunks)
+
+
+_FTS_DDL = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS memory_chunks_fts USING fts5("
+    "text, content='memory_chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS memory_chunks_fts_insert AFTER INSERT ON memory_chunks BEGIN "
+    "INSERT INTO memory_chunks_fts(rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER IF NOT EXISTS memory_chunks_fts_delete AFTER DELETE ON memory_chunks BEGIN "
+    "INSERT INTO memory_chunks_fts(memory_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
+    "CREATE TRIGGER IF NOT EXISTS memory_chunks_fts_update AFTER UPDATE OF text ON memory_chunks BEGIN "
+    "INSERT INTO memory_chunks_fts(memory_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); "
+    "INSERT INTO memory_chunks_fts(rowid, text) VALUES (new.id, new.text); END",
+]
+
+
+def database_url(location: str | Path | None) -> str:
+    """A SQLAlchemy URL from a URL, a file path, or None (the default file under LLAMASYS_HOME)."""
+    if location is None:
+        import os
+
+        home = Path(os.environ.get("LLAMASYS_HOME") or Path.home() / ".cache" / "llamasys")
+        location = home / "memory.sqlite"
+    if isinstance(location, str) and "://" in location:
+        return location
+    path = Path(location).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+@dataclass
+class _VectorCache:
+    revision: int
+    ids: np.ndarray  # int64 chunk ids
+    documents: np.ndarray  # document id per row (object array of str)
+    matrix: np.ndarray  # (n, dimension) float32
+
+
+class SqlStore:
+    """Tables, transactions and the two search primitives; the bank-level API lives in bank.py."""
+
+    def __init__(self, url: str, *, pgvector: bool | None = None, echo: bool = False) -> None:
+        self.url = url
+        self.engine = _make_engine(url, echo=echo)
+        self.dialect = self.engine.dialect.name
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise MemoryBankError(
+                f"unsupported database {self.dialect!r}: use a SQLite file or a PostgreSQL URL"
+            )
+        self.pgvector = False
+        if self.dialect == "postgresql":
+            self.pgvector = self._enable_pgvector(wanted=pgvector)
+        self.tables = build_tables(self.dialect, pgvector=self.pgvector)
+        self._create_schema()
+        self._cache: dict[str, _VectorCache] = {}
+        self._cache_lock = threading.Lock()
+
+    # -- set-up ---------------------------------------------------------------------------------------
+
+    def _enable_pgvector(self, *, wanted: bool | None) -> bool:
+        if wanted is False:
+            return False
+        try:
+            with self.engine.begin() as conn:
+                available = conn.execute(
+                    text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
+                ).first()
+                if available is None:
+                    raise MemoryBankError("the pgvector extension is not installed on this PostgreSQL server")
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+            return True
+        except (SQLAlchemyError, MemoryBankError) as exc:
+            if wanted:
+                raise MemoryBankError(
+                    f"pgvector was asked for but cannot be enabled ({exc}); install it on the server "
+                    "(https://github.com/pgvector/pgvector) or pass pgvector=None to fall back to exact "
+                    "search in numpy"
+                ) from exc
+            log.info("pgvector not available (%s); vector search runs in numpy over cached vectors", exc)
+            return False
+
+    def _create_schema(self) -> None:
+        with self.engine.begin() as conn:
+            self.tables.metadata.create_all(conn)
+            if self.dialect == "sqlite":
+                for statement in _FTS_DDL:
+                    conn.exec_driver_sql(statement)
+            elif self.pgvector:
+                conn.exec_driver_sql(
+                    "ALTER TABLE memory_chunks ADD COLUMN IF NOT EXISTS embedding_vec vector"
+                )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- banks ----------------------------------------------------------------------------------------
+
+    def bank_rows(self) -> list[dict[str, Any]]:
+        t = self.tables
+        docs = (
+            select(t.documents.c.bank, func.count().label("n"), func.sum(t.documents.c.chunks).label("c"))
+            .group_by(t.documents.c.bank)
+            .subquery()
+        )
+        query = (
+            select(
+                t.banks,
+                func.coalesce(docs.c.n, 0).label("documents"),
+                func.coalesce(docs.c.c, 0).label("chunks"),
+            )
+            .select_from(t.banks.outerjoin(docs, docs.c.bank == t.banks.c.name))
+            .order_by(t.banks.c.name)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def bank_row(self, name: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(self.tables.banks).where(self.tables.banks.c.name == name)).first()
+        return dict(row._mapping) if row else None
+
+    def insert_bank(self, row: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(self.tables.banks).values(**row, revision=0, created_at=datetime.now(UTC)))
+
+    def delete_bank(self, name: str) -> None:
+        t = self.tables
+        with self.engine.begin() as conn:  # children first: the FTS triggers must see every chunk go
+            conn.execute(delete(t.chunks).where(t.chunks.c.bank == name))
+            conn.execute(delete(t.documents).where(t.documents.c.bank == name))
+            conn.execute(delete(t.banks).where(t.banks.c.name == name))
+        with self._cache_lock:
+            self._cache.pop(name, None)
+
+    def _bump(self, conn: Connection, bank: str) -> None:
+        conn.execute(
+            update(self.tables.banks)
+            .where(self.tables.banks.c.name == bank)
+            .values(revision=self.tables.banks.c.revision + 1)
+        )
+
+    # -- documents ------------------------------------------------------------------------------------
+
+    def document_rows(self, bank: str) -> list[dict[str, Any]]:
+        t = self.tables.documents
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t).where(t.c.bank == bank).order_by(t.c.created_at, t.c.id))
+            return [dict(row._mapping) for row in rows]
+
+    def document_row(self, bank: str, document_id: str) -> dict[str, Any] | None:
+        t = self.tables.documents
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.bank == bank, t.c.id == document_id)).first()
+        return dict(row._mapping) if row else None
+
+    def existing_hashes(self, bank: str, hashes: list[str]) -> dict[str, dict[str, Any]]:
+        if not hashes:
+            return {}
+        t = self.tables.documents
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.content_hash, t.c.id, t.c.source).where(
+                    t.c.bank == bank, t.c.content_hash.in_(hashes)
+                )
+            )
+            return {row.content_hash: {"id": row.id, "source": row.source} for row in rows}
+
+    def insert_documents(self, bank: str, items: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+        """Documents with their chunks (each chunk row holds `embedding` as float32 numpy), one transaction."""
+        t = self.tables
+        doc_rows, chunk_rows = [], []
+        for doc, chunks in items:
+            doc_rows.append({**doc, "bank": bank})
+            for chunk in chunks:
+                vector = np.asarray(chunk["embedding"], dtype="<f4")
+                row = {**chunk, "bank": bank, "document_id": doc["id"], "embedding": vector.tobytes()}
+                if self.pgvector:
+                    row["embedding_vec"] = vector
+                chunk_rows.append(row)
+        with self.engine.begin() as conn:
+            if doc_rows:
+                conn.execute(insert(t.documents), doc_rows)
+            if chunk_rows:
+                conn.execute(insert(t.chunks), chunk_rows)
+            self._bump(conn, bank)
+
+    def delete_document(self, bank: str, document_id: str) -> bool:
+        t = self.tables
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(t.chunks).where(t.chunks.c.bank == bank, t.chunks.c.document_id == document_id)
+            )
+            gone = conn.execute(
+                delete(t.documents).where(t.documents.c.bank == bank, t.documents.c.id == document_id)
+            ).rowcount
+            self._bump(conn, bank)
+        return bool(gone)
+
+    # -- search ---------------------------------------------------------------------------------------
+
+    def keyword_search(
+        self, query: str, *, banks: list[str], limit: int, document_ids: list[str] | None = None
+    ) -> list[tuple[int, float]]:
+        """Chunk ids and scores (higher is better) of a full-text search; punctuation cannot break it."""
+        terms = keyword_terms(query)
+        if not terms or not banks:
+            return []
+        params: dict[str, Any] = {"banks": banks, "limit": limit}
+        doc_filter = ""
+        if document_ids is not None:
+            if not document_ids:
+                return []
+            doc_filter = " AND c.document_id IN :docs"
+            params["docs"] = document_ids
+        if self.dialect == "sqlite":
+            params["q"] = " OR ".join(f'"{term}"' for term in terms)
+            sql = (
+                "SELECT c.id AS id, -bm25(memory_chunks_fts) AS score FROM memory_chunks_fts "
+                "JOIN memory_chunks c ON c.id = memory_chunks_fts.rowid "
+                f"WHERE memory_chunks_fts MATCH :q AND c.bank IN :banks{doc_filter} "
+                "ORDER BY bm25(memory_chunks_fts) LIMIT :limit"
+            )
+        else:
+            params["q"] = " | ".join(terms)
+            sql = (
+                "SELECT c.id AS id, ts_rank_cd(c.tsv, q) AS score "
+                "FROM memory_chunks c, to_tsquery('english', :q) q "
+                f"WHERE c.tsv @@ q AND c.bank IN :banks{doc_filter} ORDER BY score DESC, c.id LIMIT :limit"
+            )
+        statement = text(sql).bindparams(bindparam("banks", expanding=True))
+        if document_ids is not None:
+            statement = statement.bindparams(bindparam("docs", expanding=True))
+        with self.engine.connect() as conn:
+            return [(int(row.id), float(row.score)) for row in conn.execute(statement, params)]
+
+    def vector_search(
+        self, vector: np.ndarray, *, banks: list[str], limit: int, document_ids: list[str] | None = None
+    ) -> list[tuple[int, float]]:
+        """Chunk ids and cosine similarities of the nearest chunks (exact search)."""
+        if not banks or (document_ids is not None and not document_ids):
+            return []
+        vector = np.asarray(vector, dtype=np.float32).ravel()
+        if self.pgvector:
+            return self._pgvector_search(vector, banks=banks, limit=limit, document_ids=document_ids)
+        caches = [self._vectors(bank) for bank in banks]
+        caches = [c for c in caches if len(c.ids)]
+        if not caches:
+            return []
+        for cache in caches:
+            if cache.matrix.shape[1] != vector.shape[0]:
+                raise MemoryBankError(
+                    f"query vector has {vector.shape[0]} dimensions but the bank's vectors have "
+                    f"{cache.matrix.shape[1]}: search with the embedder that filled the bank"
+                )
+        if len(caches) == 1:
+            ids, docs, matrix = caches[0].ids, caches[0].documents, caches[0].matrix
+        else:
+            ids = np.concatenate([c.ids for c in caches])
+            docs = np.concatenate([c.documents for c in caches])
+            matrix = np.concatenate([c.matrix for c in caches])
+        mask = np.isin(docs, np.asarray(document_ids, dtype=object)) if document_ids is not None else None
+        return [(int(ids[i]), score) for i, score in top_k_cosine(matrix, vector, limit, mask=mask)]
+
+    def _pgvector_search(
+        self, vector: np.ndarray, *, banks: list[str], limit: int, document_ids: list[str] | None
+    ) -> list[tuple[int, float]]:
+        doc_filter = " AND c.document_id IN :docs" if document_ids is not None else ""
+        statement = text(
+            "SELECT c.id AS id, 1 - (c.embedding_vec <=> CAST(:q AS vector)) AS score FROM memory_chunks c "
+            f"WHERE c.bank IN :banks{doc_filter} ORDER BY c.embedding_vec <=> CAST(:q AS vector) LIMIT :limit"
+        ).bindparams(bindparam("banks", expanding=True))
+        params: dict[str, Any] = {
+            "q": PgVector().bind_processor(None)(vector),
+            "banks": banks,
+            "limit": limit,
+        }
+        if document_ids is not None:
+            statement = statement.bindparams(bindparam("docs", expanding=True))
+            params["docs"] = document_ids
+        with self.engine.connect() as conn:
+            return [(int(row.id), float(row.score)) for row in conn.execute(statement, params)]
+
+    def _revision(self, conn: Connection, bank: str) -> int:
+        t = self.tables.banks
+        value = conn.execute(select(t.c.revision).where(t.c.name == bank)).scalar()
+        return -1 if value is None else int(value)
+
+    def _vectors(self, bank: str) -> _VectorCache:
+        with self._cache_lock, self.engine.connect() as conn:
+            revision = self._revision(conn, bank)
+            cached = self._cache.get(bank)
+            if cached is not None and cached.revision == revision:
+                return cached
+            # The revision is read before the rows: a write landing in between makes the cache look
+            # stale (reloaded next time), never newer than it is.
+            t = self.tables.chunks
+            rows = conn.execute(
+                select(t.c.id, t.c.document_id, t.c.embedding).where(t.c.bank == bank).order_by(t.c.id)
+            ).all()
+            if rows:
+                ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+                documents = np.array([r.document_id for r in rows], dtype=object)
+                matrix = np.frombuffer(b"".join(r.embedding for r in rows), dtype="<f4").reshape(
+                    len(rows), -1
+                )
+            else:
+                ids, documents, matrix = (
+                    np.zeros(0, np.int64),
+                    np.zeros(0, object),
+                    np.zeros((0, 0), np.float32),
+                )
+            cached = _VectorCache(revision, ids, documents, np.ascontiguousarray(matrix, dtype=np.float32))
+            self._cache[bank] = cached
+            log.debug("cached %d vectors of bank %r at revision %d", len(ids), bank, revision)
+            return cached
+
+    def chunk_rows(self, chunk_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Chunks with their document's title, source, metadata and chunk count, by id."""
+        if not chunk_ids:
+            return {}
+        c, d = self.tables.chunks, self.tables.documents
+        query = (
+            select(
+                c.c.id,
+                c.c.bank,
+                c.c.document_id,
+                c.c.chunk_index,
+                c.c.char_start,
+                c.c.char_end,
+                c.c.token_start,
+                c.c.token_end,
+                c.c.page,
+                c.c.text,
+                d.c.title,
+                d.c.source,
+                d.c.metadata,
+                d.c.chunks.label("chunk_count"),
+            )  # fmt: skip
+            .select_from(c.join(d, d.c.id == c.c.document_id))
+            .where(c.c.id.in_(chunk_ids))
+        )
+        with self.engine.connect() as conn:
+            return {int(row.id): dict(row._mapping) for row in conn.execute(query)}
+
+
+def _make_engine(url: str, *, echo: bool) -> Engine:
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:") or ":memory:" in url
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        if memory:
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, echo=echo, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    try:
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise MemoryBankError(
+            f"no database driver for {re.sub(r'//[^@/]*@', '//***@', url)} ({exc.name} is missing); for PostgreSQL "
+            "install psycopg (pip install 'psycopg[binary]') and use a postgresql+psycopg:// URL"
+        ) from exc
