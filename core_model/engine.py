@@ -1,0 +1,498 @@
+"""The inference engine: a loaded model, its tokenizer, and generation.
+
+    >>> from llamasys.core_model import load_model, SamplingParams
+    >>> engine = load_model("smollm2-135m-instruct", quantization="int8")   # or a folder / .gguf
+    >>> ids = engine.tokenizer.encode("The capital of France is", bos=True, eos=False, allow_special=False)
+    >>> [c] = engine.generate([ids], SamplingParams(max_tokens=16))
+    >>> c.text, c.stop_reason, c.tokens_per_s
+    >>> for event in engine.stream(ids, SamplingParams(temperature=0.7, seed=1)):
+    ...     print(event.text, end="")
+
+How a call runs: every prompt is prefilled with one forward into its own row of the static KV cache,
+then all rows decode together, one token per step, each at its own position (sequences of different
+lengths share a batch). A row that finished keeps its slot until the batch ends; its tokens are
+ignored. On CUDA the decode step replays a captured CUDA graph (`cuda_graphs.py`); on the CPU it runs
+eagerly over a cache window rounded up to 256 positions. One host synchronisation per step reads the
+sampled ids, which decide stopping and feed the text decoder.
+
+Stopping: the tokenizer's stop ids plus `SamplingParams.stop_token_ids`; `<|eom_id|>` gives
+`StopReason.end_of_message`, every other stop token (`<|eot_id|>`, `<|im_end|>`, and also
+`<|end_of_text|>`) `end_of_turn`; running out of `max_tokens` gives `out_of_tokens`. The stop token is
+kept in `Completion.tokens` (it was generated) but never appears in `Completion.text`. A stop string
+ends the row too (`end_of_turn`, `Completion.stop_string` says which); the text is cut where it starts.
+
+The engine serves one call at a time (a lock); several conversations share a call through batching.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from pydantic import BaseModel, Field
+
+from .config import ModelArgs
+from .cuda_graphs import DecodeGraphs
+from .errors import ModelError, SequenceTooLongError
+from .messages import StopReason
+from .model import Linear, Transformer
+from .quantize import QUANTIZATIONS, quantize_model
+from .sampling import SamplingParams, make_generator, sample, token_logprobs
+
+__all__ = ["Completion", "Engine", "StreamEvent", "TokenLogprob", "load_model"]
+
+log = logging.getLogger(__name__)
+
+_KV_WINDOW = 256  # CPU decode attends over the cache rounded up to a multiple of this
+
+
+class TokenLogprob(BaseModel):
+    token_id: int
+    logprob: float
+    top: list[tuple[int, float]] | None = Field(None, description="the N most likely (id, logprob)")
+
+
+class Completion(BaseModel):
+    """One generated continuation. `tokens` excludes the prompt and includes the stop token if any."""
+
+    tokens: list[int]
+    text: str
+    stop_reason: StopReason
+    stop_token_id: int | None = None
+    stop_string: str | None = None
+    logprobs: list[TokenLogprob] | None = None
+    prompt_tokens: int
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+    tokens_per_s: float = Field(
+        0.0, description="decode speed of this row: tokens after the first / decode_s"
+    )
+
+
+class StreamEvent(BaseModel):
+    """One streamed token (`token_id`, `text` = the new text it completes, maybe empty), or the final
+    event (`token_id` None) that carries what was held back, the stop reason and the whole completion."""
+
+    token_id: int | None = None
+    text: str = ""
+    logprob: float | None = None
+    stop_reason: StopReason | None = None
+    completion: Completion | None = None
+
+
+class _Text:
+    """Incremental detokenisation: bytes are joined before UTF-8 decoding, so a character split over
+    several tokens is never broken; stop strings are found as the text grows and cut off."""
+
+    def __init__(self, tokenizer: Any, stops: Sequence[str]) -> None:
+        self.tokenizer = tokenizer
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.stops = tuple(stops)
+        self.longest_stop = max((len(s) for s in self.stops), default=0)
+        self.text = ""
+        self.emitted = 0
+
+    def add(self, token_id: int) -> str | None:
+        """Append a token; return the stop string it completed (the text is then cut before it)."""
+        before = len(self.text)
+        self.text += self.decoder.decode(self.tokenizer.decode_bytes([token_id]))
+        if not self.stops or len(self.text) == before:
+            return None
+        start = max(0, before - self.longest_stop + 1)
+        hits = [(i, s) for s in self.stops if (i := self.text.find(s, start)) >= 0]
+        if not hits:
+            return None
+        index, stop = min(hits)
+        self.text = self.text[:index]
+        return stop
+
+    def finish(self) -> None:
+        self.text += self.decoder.decode(b"", final=True)
+
+    def take(self, final: bool = False) -> str:
+        """Text not yet handed out, holding back a tail that may still grow into a stop string."""
+        end = len(self.text)
+        if not final and self.longest_stop:
+            pending = self.text[self.emitted :]
+            for k in range(min(self.longest_stop - 1, len(pending)), 0, -1):
+                if any(s.startswith(pending[-k:]) for s in self.stops):
+                    end -= k
+                    break
+        out = self.text[self.emitted : end]
+        self.emitted = max(self.emitted, end)
+        return out
+
+
+@dataclass
+class _Row:
+    prompt: list[int]
+    text: _Text
+    tokens: list[int] = field(default_factory=list)
+    logprobs: list[TokenLogprob] | None = None
+    done: bool = False
+    stop_reason: StopReason = StopReason.out_of_tokens
+    stop_token_id: int | None = None
+    stop_string: str | None = None
+
+
+@dataclass
+class _Timing:
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+
+
+class Engine:
+    """A model ready to generate. Build it with `load_model` or `Engine.from_checkpoint`."""
+
+    def __init__(
+        self,
+        model: Transformer,
+        tokenizer: Any,
+        *,
+        chat_template: str | None = None,
+        source: str | None = None,
+        quantization: str | None = None,
+        cuda_graphs: bool | None = None,
+        compile: bool = False,
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.chat_template = chat_template
+        self.source = source
+        self.quantization = quantization
+        self.device = model.device
+        self._lock = threading.Lock()
+        self._chat_format = None
+        stop_ids = set(getattr(tokenizer, "stop_ids", ()) or ())
+        self._eom_ids = set()
+        special_id = getattr(tokenizer, "special_id", None)
+        if special_id is not None:
+            try:
+                eom = special_id("<|eom_id|>")
+            except Exception:  # the vocabulary has no such token: nothing to map
+                eom = None
+            if eom is not None:
+                self._eom_ids.add(int(eom))
+        self.stop_ids = frozenset(stop_ids)
+        use_graphs = self.device.type == "cuda" if cuda_graphs is None else cuda_graphs
+        if use_graphs and self.device.type != "cuda":
+            raise ValueError("cuda_graphs=True needs device='cuda'; leave it None to decide from the device")
+        self.graphs: DecodeGraphs | None = DecodeGraphs(model) if use_graphs else None
+        self._decode_fn = self._eager_step
+        if compile:
+            self._decode_fn = torch.compile(self._eager_step, dynamic=False)
+
+    # -- construction ------------------------------------------------------------------------------
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        checkpoint: Any,
+        *,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.bfloat16,
+        quantization: str | None = None,
+        max_seq_len: int = 4096,
+        max_batch_size: int = 4,
+        cuda_graphs: bool | None = None,
+        compile: bool = False,
+    ) -> Engine:
+        """Build an engine from a `checkpoint.Checkpoint` (args, Meta-layout state dict, tokenizer)."""
+        if quantization is not None and quantization not in QUANTIZATIONS:
+            raise ValueError(
+                f"unknown quantization {quantization!r}: expected one of {', '.join(QUANTIZATIONS)}"
+            )
+        device = torch.device(device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ModelError(
+                "device='cuda' was asked for but this torch build sees no CUDA GPU: use device='cpu'"
+            )
+        args: ModelArgs = checkpoint.args
+        if max_seq_len > args.max_position_embeddings:
+            log.warning(
+                "max_seq_len %d exceeds the model's %d trained positions",
+                max_seq_len,
+                args.max_position_embeddings,
+            )
+        start = time.perf_counter()
+        model = Transformer(
+            args, max_batch_size=max_batch_size, max_seq_len=max_seq_len, dtype=dtype, device=device
+        )
+        model.load_meta_state_dict(checkpoint.state_dict)
+        if quantization:
+            quantize_model(model, quantization)
+        log.info("built %s in %.2f s", getattr(checkpoint, "path", "model"), time.perf_counter() - start)
+        path = getattr(checkpoint, "path", None)
+        return cls(
+            model,
+            checkpoint.tokenizer,
+            chat_template=getattr(checkpoint, "chat_template", None),
+            source=str(path) if path is not None else None,
+            quantization=quantization,
+            cuda_graphs=cuda_graphs,
+            compile=compile,
+        )
+
+    # -- properties --------------------------------------------------------------------------------
+
+    @property
+    def args(self) -> ModelArgs:
+        return self.model.args
+
+    @property
+    def max_seq_len(self) -> int:
+        return self.model.max_seq_len
+
+    @property
+    def max_batch_size(self) -> int:
+        return self.model.max_batch_size
+
+    @property
+    def chat_format(self):
+        """The chat format for this model (Llama 3 headers, or the checkpoint's own template)."""
+        if self._chat_format is None:
+            try:
+                from .chat_format import make_chat_format
+            except ImportError as exc:
+                raise ModelError(
+                    "llamasys.core_model.chat_format is not available in this installation: "
+                    "encode prompts with engine.tokenizer directly"
+                ) from exc
+            self._chat_format = make_chat_format(self.tokenizer, self.chat_template)
+        return self._chat_format
+
+    def _unique_tensors(self) -> list[tuple[str, torch.Tensor]]:
+        seen: set[int] = set()
+        out = []
+        for name, t in self.model.state_dict(keep_vars=True).items():
+            if t.data_ptr() in seen:
+                continue
+            seen.add(t.data_ptr())
+            out.append((name, t))
+        return out
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of every weight the engine holds (quantized ones at their stored size; no KV cache)."""
+        return sum(t.numel() * t.element_size() for _, t in self._unique_tensors())
+
+    @property
+    def decode_bytes_per_token(self) -> int:
+        """Weight bytes one decode step must read: everything but the embedding table, of which one row
+        is read (unless the output head is that same table)."""
+        emb = self.model.tok_embeddings.weight
+        total = self.weight_bytes
+        if isinstance(self.model.output, Linear) and self.model.output.weight is emb:
+            return total
+        return total - emb.numel() * emb.element_size() + emb.shape[1] * emb.element_size()
+
+    @property
+    def kv_cache_bytes(self) -> int:
+        return sum(b.numel() * b.element_size() for n, b in self.model.named_buffers() if "cache_" in n)
+
+    # -- forward -----------------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def forward(self, tokens: torch.Tensor | Sequence[int], start_pos: int = 0) -> torch.Tensor:
+        """float32 logits `[B, T, vocab]` for every position of `tokens` (`[B, T]` or a list of ids, read
+        as one row), placed at positions `start_pos..`; writes cache rows 0..B-1 like Meta's reference."""
+        t = torch.as_tensor(tokens, dtype=torch.long, device=self.device)
+        if t.dim() == 1:
+            t = t[None]
+        if t.dim() != 2 or t.shape[1] == 0:
+            raise ValueError("tokens must be a non-empty list of ids or a [batch, seq] tensor")
+        bsz, seqlen = t.shape
+        if bsz > self.max_batch_size:
+            raise ValueError(f"batch of {bsz} rows exceeds max_batch_size {self.max_batch_size}")
+        if start_pos < 0 or start_pos + seqlen > self.max_seq_len:
+            raise SequenceTooLongError(
+                f"positions {start_pos}..{start_pos + seqlen - 1} do not fit max_seq_len {self.max_seq_len}: "
+                "use fewer tokens or load the model with a larger max_seq_len"
+            )
+        pos = torch.arange(start_pos, start_pos + seqlen, device=self.device).expand(bsz, seqlen)
+        with self._lock:
+            return self.model(t, pos, row_start=0, kv_len=start_pos + seqlen)
+
+    # -- generation --------------------------------------------------------------------------------
+
+    def generate(
+        self, prompts: Sequence[Sequence[int]], sampling: SamplingParams | None = None
+    ) -> list[Completion]:
+        """Complete every prompt (token ids); up to max_batch_size of them decode together."""
+        sampling = sampling or SamplingParams()
+        prompts = [self._check_prompt(p, sampling) for p in prompts]
+        out: list[Completion] = []
+        for start in range(0, len(prompts), self.max_batch_size):
+            chunk = prompts[start : start + self.max_batch_size]
+            rows = [self._new_row(p, sampling) for p in chunk]
+            timing = _Timing()
+            for _ in self._run(rows, sampling, timing):
+                pass
+            out += [self._completion(r, timing) for r in rows]
+        return out
+
+    def stream(self, prompt: Sequence[int], sampling: SamplingParams | None = None) -> Iterator[StreamEvent]:
+        """Yield one event per generated token as it comes, then a final event with the completion."""
+        sampling = sampling or SamplingParams()
+        row = self._new_row(self._check_prompt(prompt, sampling), sampling)
+        timing = _Timing()
+        for _, token_id, logprob in self._run([row], sampling, timing):
+            text = row.text.take(final=row.done)
+            yield StreamEvent(token_id=token_id, text=text, logprob=logprob)
+        completion = self._completion(row, timing)
+        yield StreamEvent(text=row.text.take(final=True), stop_reason=row.stop_reason, completion=completion)
+
+    def _check_prompt(self, prompt: Sequence[int], sampling: SamplingParams) -> list[int]:
+        ids = [int(i) for i in prompt]
+        if not ids:
+            raise ValueError("a prompt must hold at least one token (start it with the BOS token)")
+        vocab = self.args.vocab_size
+        bad = [i for i in ids if not 0 <= i < vocab]
+        if bad:
+            raise ValueError(f"token id {bad[0]} is outside the vocabulary (0..{vocab - 1})")
+        if len(ids) + sampling.max_tokens > self.max_seq_len:
+            raise SequenceTooLongError(
+                f"prompt of {len(ids)} tokens + max_tokens {sampling.max_tokens} = {len(ids) + sampling.max_tokens} "
+                f"exceeds max_seq_len {self.max_seq_len}: shorten the prompt, lower max_tokens, or load the "
+                "model with a larger max_seq_len"
+            )
+        return ids
+
+    def _new_row(self, prompt: list[int], sampling: SamplingParams) -> _Row:
+        row = _Row(prompt=prompt, text=_Text(self.tokenizer, sampling.stop))
+        if sampling.wants_logprobs:
+            row.logprobs = []
+        return row
+
+    def _completion(self, row: _Row, timing: _Timing) -> Completion:
+        n_decoded = max(len(row.tokens) - 1, 0)
+        return Completion(
+            tokens=row.tokens,
+            text=row.text.text,
+            stop_reason=row.stop_reason,
+            stop_token_id=row.stop_token_id,
+            stop_string=row.stop_string,
+            logprobs=row.logprobs,
+            prompt_tokens=len(row.prompt),
+            prefill_s=timing.prefill_s,
+            decode_s=timing.decode_s,
+            tokens_per_s=n_decoded / timing.decode_s if timing.decode_s > 0 else 0.0,
+        )
+
+    def _accept(self, row: _Row, token_id: int, stop_ids: frozenset[int], budget: int) -> None:
+        row.tokens.append(token_id)
+        if token_id in stop_ids:
+            row.done, row.stop_token_id = True, token_id
+            row.stop_reason = (
+                StopReason.end_of_message if token_id in self._eom_ids else StopReason.end_of_turn
+            )
+            row.text.finish()
+            return
+        stop = row.text.add(token_id)
+        if stop is not None:
+            row.done, row.stop_string, row.stop_reason = True, stop, StopReason.end_of_turn
+        elif len(row.tokens) >= budget:
+            row.done, row.stop_reason = True, StopReason.out_of_tokens
+            row.text.finish()
+
+    def _run(
+        self, rows: list[_Row], sampling: SamplingParams, timing: _Timing
+    ) -> Iterator[tuple[int, int, float | None]]:
+        """Prefill then decode `rows` together; yields (row index, token id, logprob) per accepted token."""
+        stop_ids = self.stop_ids | frozenset(sampling.stop_token_ids)
+        top = sampling.top_logprobs
+        with self._lock:
+            start = time.perf_counter()
+            generator = make_generator(sampling, self.device)
+            logits = self._prefill(rows)
+            lengths = [len(r.prompt) for r in rows]
+            positions = torch.tensor(lengths, dtype=torch.long, device=self.device)
+            step = 0
+            decode_start = None
+            while True:
+                ids_t, lp = self._sample(logits, sampling, generator, top)
+                ids = ids_t.tolist()  # the one host sync per step
+                lp_host = [t.tolist() if t is not None else None for t in lp] if lp is not None else None
+                if decode_start is None:
+                    decode_start = time.perf_counter()
+                    timing.prefill_s = decode_start - start
+                for i, row in enumerate(rows):
+                    if row.done:
+                        continue
+                    chosen = None
+                    if lp_host is not None and row.logprobs is not None:
+                        chosen = float(lp_host[0][i])
+                        alts = list(zip(lp_host[2][i], lp_host[1][i], strict=True)) if lp_host[1] else None
+                        row.logprobs.append(TokenLogprob(token_id=ids[i], logprob=chosen, top=alts))
+                    self._accept(row, ids[i], stop_ids, sampling.max_tokens)
+                    yield i, ids[i], chosen
+                if all(r.done for r in rows):
+                    break
+                kv_len = min(self.max_seq_len, -(-(max(lengths) + step + 1) // _KV_WINDOW) * _KV_WINDOW)
+                logits = self._decode(ids_t, positions, kv_len)
+                positions.add_(1)
+                step += 1
+            timing.decode_s = time.perf_counter() - decode_start
+
+    @torch.inference_mode()
+    def _prefill(self, rows: list[_Row]) -> torch.Tensor:
+        last = []
+        for i, row in enumerate(rows):
+            n = len(row.prompt)
+            tokens = torch.tensor([row.prompt], dtype=torch.long, device=self.device)
+            pos = torch.arange(n, device=self.device)[None]
+            last.append(self.model(tokens, pos, row_start=i, kv_len=n, last_only=True))
+        return torch.cat(last)
+
+    @torch.inference_mode()
+    def _sample(self, logits, sampling, generator, top):
+        ids = sample(logits, sampling, generator)
+        lp = token_logprobs(logits, ids, top) if sampling.wants_logprobs else None
+        return ids, lp
+
+    @torch.inference_mode()
+    def _decode(self, tokens: torch.Tensor, positions: torch.Tensor, kv_len: int) -> torch.Tensor:
+        """One decode step for rows 0..n-1: tokens, positions `[n]` -> float32 logits `[n, vocab]`."""
+        if self.graphs is not None:
+            return self.graphs.step(tokens, positions)
+        return self._decode_fn(tokens, positions, kv_len)
+
+    def _eager_step(self, tokens: torch.Tensor, positions: torch.Tensor, kv_len: int) -> torch.Tensor:
+        return self.model(tokens[:, None], positions[:, None], row_start=0, kv_len=kv_len, last_only=True)
+
+
+def load_model(
+    source: str | Any,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.bfloat16,
+    quantization: str | None = None,
+    max_seq_len: int = 4096,
+    max_batch_size: int = 4,
+    cuda_graphs: bool | None = None,
+    compile: bool = False,
+) -> Engine:
+    """Load a catalogue id, a Meta or Hugging Face checkpoint folder, or a .gguf file into an Engine.
+
+    quantization: None, "fp8" (Meta's recipe), "fp8-all" or "int8" (fastest on the CPU).
+    cuda_graphs: None = on when device is CUDA. compile: torch.compile the CPU decode step (off by
+    default: measure with `llamasys bench engine --compile` on your machine first)."""
+    from .checkpoint import read_checkpoint
+
+    checkpoint = read_checkpoint(source)
+    return Engine.from_checkpoint(
+        checkpoint,
+        device=device,
+        dtype=dtype,
+        quantization=quantization,
+        max_seq_len=max_seq_len,
+        max_batch_size=max_batch_size,
+        cuda_graphs=cuda_graphs,
+        compile=compile,
+    )

@@ -1,0 +1,213 @@
+"""The decoder against Hugging Face transformers' LlamaForCausalLM on the same (tiny, random) weights,
+and the static KV cache against full forwards."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from llamasys.core_model.config import ModelArgs, RopeScaling, meta_to_hf_qk
+from llamasys.core_model.engine import Engine
+from llamasys.core_model.errors import CheckpointError, SequenceTooLongError
+from llamasys.core_model.model import Transformer
+
+try:  # the shared fixtures, when present
+    from checkpoint_factory import random_meta_state_dict, tiny_args
+except ImportError:  # pragma: no cover - until tests/checkpoint_factory.py lands
+
+    def tiny_args(**kw) -> ModelArgs:
+        base = dict(
+            dim=64,
+            n_layers=2,
+            n_heads=4,
+            n_kv_heads=2,
+            vocab_size=300,
+            ffn_hidden_dim=160,
+            norm_eps=1e-5,
+            rope_theta=500000.0,
+            rope_scaling=RopeScaling(factor=8.0, original_max_position_embeddings=64),
+            max_position_embeddings=512,
+        )
+        return ModelArgs(**(base | kw))
+
+    def random_meta_state_dict(args: ModelArgs, seed: int = 0) -> dict[str, torch.Tensor]:
+        g = torch.Generator().manual_seed(seed)
+
+        def w(*shape):
+            return torch.randn(*shape, generator=g) / shape[-1] ** 0.5
+
+        def norm():
+            return 1.0 + 0.1 * torch.randn(args.dim, generator=g)
+
+        q, kv = args.n_heads * args.head_dim, args.n_kv_heads * args.head_dim
+        sd = {
+            "tok_embeddings.weight": torch.randn(args.vocab_size, args.dim, generator=g),
+            "norm.weight": norm(),
+        }
+        for i in range(args.n_layers):
+            p = f"layers.{i}."
+            sd |= {
+                p + "attention.wq.weight": w(q, args.dim),
+                p + "attention.wk.weight": w(kv, args.dim),
+                p + "attention.wv.weight": w(kv, args.dim),
+                p + "attention.wo.weight": w(args.dim, q),
+                p + "feed_forward.w1.weight": w(args.ffn_hidden_dim, args.dim),
+                p + "feed_forward.w2.weight": w(args.dim, args.ffn_hidden_dim),
+                p + "feed_forward.w3.weight": w(args.ffn_hidden_dim, args.dim),
+                p + "attention_norm.weight": norm(),
+                p + "ffn_norm.weight": norm(),
+            }
+        sd["output.weight"] = (
+            sd["tok_embeddings.weight"] if args.tie_word_embeddings else w(args.vocab_size, args.dim)
+        )
+        return sd
+
+
+def hf_reference(args: ModelArgs, sd: dict[str, torch.Tensor]) -> LlamaForCausalLM:
+    rope_scaling = None
+    if args.rope_scaling is not None:
+        rope_scaling = {"rope_type": "llama3"} | dataclasses.asdict(args.rope_scaling)
+    config = LlamaConfig(
+        hidden_size=args.dim,
+        intermediate_size=args.ffn_hidden_dim,
+        num_hidden_layers=args.n_layers,
+        num_attention_heads=args.n_heads,
+        num_key_value_heads=args.n_kv_heads,
+        vocab_size=args.vocab_size,
+        rms_norm_eps=args.norm_eps,
+        rope_theta=args.rope_theta,
+        rope_scaling=rope_scaling,
+        max_position_embeddings=args.max_position_embeddings,
+        tie_word_embeddings=args.tie_word_embeddings,
+        head_dim=args.head_dim,
+        attn_implementation="eager",
+    )
+    hf = {"model.embed_tokens.weight": sd["tok_embeddings.weight"], "model.norm.weight": sd["norm.weight"]}
+    if not args.tie_word_embeddings:
+        hf["lm_head.weight"] = sd["output.weight"]
+    for i in range(args.n_layers):
+        m, p = f"model.layers.{i}.", f"layers.{i}."
+        hf |= {
+            m + "self_attn.q_proj.weight": meta_to_hf_qk(sd[p + "attention.wq.weight"], args.n_heads),
+            m + "self_attn.k_proj.weight": meta_to_hf_qk(sd[p + "attention.wk.weight"], args.n_kv_heads),
+            m + "self_attn.v_proj.weight": sd[p + "attention.wv.weight"],
+            m + "self_attn.o_proj.weight": sd[p + "attention.wo.weight"],
+            m + "mlp.gate_proj.weight": sd[p + "feed_forward.w1.weight"],
+            m + "mlp.up_proj.weight": sd[p + "feed_forward.w3.weight"],
+            m + "mlp.down_proj.weight": sd[p + "feed_forward.w2.weight"],
+            m + "input_layernorm.weight": sd[p + "attention_norm.weight"],
+            m + "post_attention_layernorm.weight": sd[p + "ffn_norm.weight"],
+        }
+    model = LlamaForCausalLM(config).eval()
+    missing, unexpected = model.load_state_dict(hf, strict=False)
+    assert not unexpected and set(missing) <= {"lm_head.weight"}, (missing, unexpected)
+    return model
+
+
+def make_engine(args: ModelArgs, sd, **kw) -> Engine:
+    checkpoint = SimpleNamespace(args=args, state_dict=sd, tokenizer=None, chat_template=None, path=None)
+    kw = {"dtype": torch.float32, "max_seq_len": 64, "max_batch_size": 2} | kw
+    return Engine.from_checkpoint(checkpoint, **kw)
+
+
+CASES = {
+    "gqa-llama3-scaling-tied": dict(tie_word_embeddings=True),
+    "mha-untied-no-scaling": dict(n_kv_heads=4, rope_scaling=None, rope_theta=10000.0),
+    "gqa-factor32-headdim-override": dict(
+        n_heads=4,
+        n_kv_heads=1,
+        head_dim_override=24,
+        rope_scaling=RopeScaling(factor=32.0, original_max_position_embeddings=32),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_logits_match_transformers(case):
+    args = tiny_args(**CASES[case])
+    sd = random_meta_state_dict(args, seed=1)
+    engine = make_engine(args, sd)
+    tokens = torch.randint(0, args.vocab_size, (2, 40), generator=torch.Generator().manual_seed(3))
+    ours = engine.forward(tokens)
+    with torch.no_grad():
+        ref = hf_reference(args, sd)(tokens).logits.float()
+    assert ours.dtype == torch.float32 and ours.shape == (2, 40, args.vocab_size)
+    diff = (ours - ref).abs().max().item()
+    assert diff <= 1e-4, f"max abs diff {diff}"
+
+
+def test_cached_decode_equals_full_forward():
+    args = tiny_args()
+    engine = make_engine(args, random_meta_state_dict(args, seed=2))
+    tokens = torch.randint(0, args.vocab_size, (2, 20), generator=torch.Generator().manual_seed(4))
+    full = engine.forward(tokens)
+    engine.model.reset_cache()
+    parts = [engine.forward(tokens[:, :12], start_pos=0)]
+    parts += [engine.forward(tokens[:, t : t + 1], start_pos=t) for t in range(12, 20)]
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_rows_at_different_positions_decode_together():
+    """One batched decode step with per-row positions equals each row's own full forward."""
+    args = tiny_args()
+    sd = random_meta_state_dict(args, seed=5)
+    model = make_engine(args, sd).model
+    g = torch.Generator().manual_seed(6)
+    a, b = torch.randint(0, 300, (1, 9), generator=g), torch.randint(0, 300, (1, 17), generator=g)
+    with torch.inference_mode():
+        model(a[:, :-1], torch.arange(8)[None], row_start=0, kv_len=8)
+        model(b[:, :-1], torch.arange(16)[None], row_start=1, kv_len=16)
+        step = model(
+            torch.tensor([[a[0, -1]], [b[0, -1]]]), torch.tensor([[8], [16]]), kv_len=64, last_only=True
+        )
+        ref_a = model(a, torch.arange(9)[None], kv_len=9)[0, -1]
+        ref_b = model(b, torch.arange(17)[None], kv_len=17)[0, -1]
+    torch.testing.assert_close(step[0], ref_a, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(step[1], ref_b, atol=1e-5, rtol=1e-5)
+
+
+def test_wrong_shapes_and_missing_weights_are_clear_errors():
+    args = tiny_args()
+    sd = random_meta_state_dict(args)
+    bad = dict(sd) | {"layers.0.attention.wk.weight": torch.zeros(3, 3)}
+    with pytest.raises(CheckpointError, match=r"layers\.0\.attention\.wk\.weight has shape"):
+        make_engine(args, bad)
+    del bad["norm.weight"]
+    with pytest.raises(CheckpointError, match="missing 1 weights"):
+        make_engine(args, bad)
+
+
+def test_forward_beyond_max_seq_len_raises():
+    args = tiny_args()
+    engine = make_engine(args, random_meta_state_dict(args), max_seq_len=16)
+    with pytest.raises(SequenceTooLongError, match="max_seq_len 16"):
+        engine.forward(list(range(10)), start_pos=8)
+
+
+def test_tied_output_head_is_one_tensor():
+    args = tiny_args(tie_word_embeddings=True)
+    engine = make_engine(args, random_meta_state_dict(args))
+    assert engine.model.output.weight is engine.model.tok_embeddings.weight
+    emb_bytes = args.vocab_size * args.dim * 4
+    assert engine.decode_bytes_per_token == engine.weight_bytes
+    untied = make_engine(tiny_args(), random_meta_state_dict(tiny_args()))
+    assert untied.weight_bytes - untied.decode_bytes_per_token == emb_bytes - args.dim * 4
+
+
+def test_bf16_model_runs_and_tracks_float32():
+    args = tiny_args()
+    sd = random_meta_state_dict(args, seed=7)
+    tokens = torch.randint(0, args.vocab_size, (1, 24), generator=torch.Generator().manual_seed(8))
+    ref = make_engine(args, sd).forward(tokens)
+    bf16 = make_engine(args, sd, dtype=torch.bfloat16).forward(tokens)
+    assert bf16.dtype == torch.float32
+    assert (bf16 - ref).abs().max().item() < 0.1 * ref.abs().max().item()
+
+
+def test_model_rejects_bad_sizes():
+    with pytest.raises(ValueError):
+        Transformer(tiny_args(), max_batch_size=0)
