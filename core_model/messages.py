@@ -71,6 +71,9 @@ class AssistantMessage(BaseModel):
     content: str = ""
     tool_calls: list[ToolCall] = Field(default_factory=list)
     stop_reason: StopReason = StopReason.end_of_turn
+    # Why text that looked like a tool call was kept as plain text (truncated JSON, an argument that is
+    # not a JSON value, ...). Filled by the chat format's decoder, which never raises on model output.
+    parse_errors: list[str] = Field(default_factory=list)
 
 
 class ToolResponseMessage(BaseModel):
