@@ -525,6 +525,7 @@ class MemoryBank:
                         "token_start": chunk.token_start,
                         "token_end": chunk.token_end,
                         "page": doc.page_of(chunk.char_start),
+                        "page_end": doc.page_of(max(chunk.char_end - 1, chunk.char_start)),
                         "text": chunk.text,
                         "embedding": vectors[row],
                     }

@@ -203,17 +203,28 @@ def decode_bytes(data: bytes, *, source: str, charset: str | None = None) -> str
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None or b"\x00" in data[:4096]:
+    matches = list(from_bytes(data))
+    if not matches or b"\x00" in data[:4096]:
         raise DocumentReadError(
             f"{source}: looks like binary data, not text (no text encoding fits); "
             "convert it to text, Markdown, HTML or PDF first"
         )
+    best = matches[0]
+    # On short Western text the detector often prefers a Baltic or Central European code page that fits
+    # about as well; windows-1252 is by far the most common legacy encoding (the WHATWG default for
+    # Western pages), so it wins a near tie.
+    for match in matches:
+        if match.encoding == "cp1252" and match.percent_chaos <= best.percent_chaos + _NEAR_TIE_CHAOS:
+            best = match
+            break
     log.info("%s: decoded as %s", source, best.encoding)
     return str(best)
 
 
-_DROP_TAGS = ("script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "head")
+_NEAR_TIE_CHAOS = 10.0  # percentage points of charset-normalizer's "chaos" measure
+
+
+_DROP_TAGS = ("script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "head", "nav")
 _BLOCK_TAGS = (
     "p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "li", "ul", "ol",
     "table", "tr", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "dd", "dt", "figcaption",
@@ -221,7 +232,7 @@ _BLOCK_TAGS = (
 
 
 def html_to_text(html: str) -> tuple[str, str | None]:
-    """Visible text of an HTML page (scripts, styles and the head dropped) and its title."""
+    """Visible text of an HTML page (scripts, styles, navigation menus and the head dropped) and its title."""
     from bs4 import BeautifulSoup, Comment
 
     try:

@@ -42,6 +42,7 @@ from .records import SearchHit, SearchMode
 log = logging.getLogger(__name__)
 
 BEGIN = "BEGIN knowledge_search results"
+_CUT = " [...]"
 END = "END knowledge_search results"
 _MARKER_LINE = re.compile(r"^(\s*)((?:BEGIN|END) knowledge_search results)", re.IGNORECASE | re.MULTILINE)
 
@@ -167,7 +168,7 @@ class KnowledgeSearchTool(Tool):
 
     def _truncate(self, text: str, budget: int) -> str:
         """The head of `text` that fits `budget` tokens, cut at a word, marked as cut."""
-        budget = max(budget - 2, 1)
+        budget = max(budget - self.count_tokens(_CUT), 1)
         low, high = 0, len(text)
         while low < high:  # longest prefix within budget (token counts grow with the prefix)
             mid = (low + high + 1) // 2
@@ -178,13 +179,11 @@ class KnowledgeSearchTool(Tool):
         head = text[:low]
         if low < len(text) and " " in head:
             head = head.rsplit(" ", 1)[0]
-        return head + " [...]"
+        return head + _CUT
 
 
 def _source_line(hit: SearchHit) -> str:
-    where = f"chunk {hit.chunk_index + 1} of {hit.chunk_count}, characters {hit.char_start}-{hit.char_end}"
-    if hit.page is not None:
-        where = f"page {hit.page}, " + where
+    where = hit.position
     if hit.title and hit.title != hit.source:
         return f"{hit.title} ({hit.source}; {where})"
     return f"{hit.source} ({where})"

@@ -58,7 +58,8 @@ class SearchHit(BaseModel):
     char_end: int
     token_start: int
     token_end: int
-    page: int | None = None
+    page: int | None = None  # PDF page where the chunk starts, and where it ends
+    page_end: int | None = None
     text: str
     score: float  # cosine (vector), -bm25 / ts_rank (keyword), or the RRF sum (hybrid); higher is better
     vector_rank: int | None = None  # 1-based rank in the vector list, when it was there
@@ -67,9 +68,13 @@ class SearchHit(BaseModel):
 
     @property
     def position(self) -> str:
-        """Human-readable place in the source: 'chunk 2 of 5, characters 812-1630, page 3'."""
+        """Human-readable place in the source: 'page 3, chunk 2 of 5, characters 812-1630'."""
         where = f"chunk {self.chunk_index + 1} of {self.chunk_count}, characters {self.char_start}-{self.char_end}"
-        return where + (f", page {self.page}" if self.page is not None else "")
+        if self.page is None:
+            return where
+        if self.page_end is not None and self.page_end != self.page:
+            return f"pages {self.page}-{self.page_end}, {where}"
+        return f"page {self.page}, {where}"
 
 
 class IngestFailure(BaseModel):

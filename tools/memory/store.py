@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,7 +138,8 @@ def build_tables(dialect: str, *, pgvector: bool) -> Tables:
         Column("char_end", Integer, nullable=False),
         Column("token_start", Integer, nullable=False),
         Column("token_end", Integer, nullable=False),
-        Column("page", Integer, nullable=True),
+        Column("page", Integer, nullable=True),  # PDF pages where the chunk starts and ends
+        Column("page_end", Integer, nullable=True),
         Column("text", Text, nullable=False),
         Column("embedding", LargeBinary, nullable=False),  # float32 little-endian, the source of truth
         Index("ix_memory_chunks_bank", "bank"),
@@ -196,6 +199,10 @@ class SqlStore:
     def __init__(self, url: str, *, pgvector: bool | None = None, echo: bool = False) -> None:
         self.url = url
         self.engine = _make_engine(url, echo=echo)
+        # One writer at a time in this process (SQLite allows one anyway); an in-memory SQLite database is a
+        # single shared connection, so there reads take the lock too.
+        self._lock = threading.RLock()
+        self._serialize_reads = isinstance(self.engine.pool, StaticPool)
         self.dialect = self.engine.dialect.name
         if self.dialect not in ("sqlite", "postgresql"):
             raise MemoryBankError(
@@ -215,7 +222,7 @@ class SqlStore:
         if wanted is False:
             return False
         try:
-            with self.engine.begin() as conn:
+            with self._writing() as conn:
                 available = conn.execute(
                     text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
                 ).first()
@@ -234,7 +241,7 @@ class SqlStore:
             return False
 
     def _create_schema(self) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             self.tables.metadata.create_all(conn)
             if self.dialect == "sqlite":
                 for statement in _FTS_DDL:
@@ -246,6 +253,20 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        if self._serialize_reads:
+            with self._lock, self.engine.connect() as conn:
+                yield conn
+        else:
+            with self.engine.connect() as conn:
+                yield conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self._lock, self.engine.begin() as conn:
+            yield conn
 
     # -- banks ----------------------------------------------------------------------------------------
 
@@ -265,21 +286,21 @@ class SqlStore:
             .select_from(t.banks.outerjoin(docs, docs.c.bank == t.banks.c.name))
             .order_by(t.banks.c.name)
         )
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
     def bank_row(self, name: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(select(self.tables.banks).where(self.tables.banks.c.name == name)).first()
         return dict(row._mapping) if row else None
 
     def insert_bank(self, row: dict[str, Any]) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(insert(self.tables.banks).values(**row, revision=0, created_at=datetime.now(UTC)))
 
     def delete_bank(self, name: str) -> None:
         t = self.tables
-        with self.engine.begin() as conn:  # children first: the FTS triggers must see every chunk go
+        with self._writing() as conn:  # children first: the FTS triggers must see every chunk go
             conn.execute(delete(t.chunks).where(t.chunks.c.bank == name))
             conn.execute(delete(t.documents).where(t.documents.c.bank == name))
             conn.execute(delete(t.banks).where(t.banks.c.name == name))
@@ -297,13 +318,13 @@ class SqlStore:
 
     def document_rows(self, bank: str) -> list[dict[str, Any]]:
         t = self.tables.documents
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(select(t).where(t.c.bank == bank).order_by(t.c.created_at, t.c.id))
             return [dict(row._mapping) for row in rows]
 
     def document_row(self, bank: str, document_id: str) -> dict[str, Any] | None:
         t = self.tables.documents
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(select(t).where(t.c.bank == bank, t.c.id == document_id)).first()
         return dict(row._mapping) if row else None
 
@@ -311,7 +332,7 @@ class SqlStore:
         if not hashes:
             return {}
         t = self.tables.documents
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(
                 select(t.c.content_hash, t.c.id, t.c.source).where(
                     t.c.bank == bank, t.c.content_hash.in_(hashes)
@@ -331,7 +352,7 @@ class SqlStore:
                 if self.pgvector:
                     row["embedding_vec"] = vector
                 chunk_rows.append(row)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             if doc_rows:
                 conn.execute(insert(t.documents), doc_rows)
             if chunk_rows:
@@ -340,7 +361,7 @@ class SqlStore:
 
     def delete_document(self, bank: str, document_id: str) -> bool:
         t = self.tables
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(
                 delete(t.chunks).where(t.chunks.c.bank == bank, t.chunks.c.document_id == document_id)
             )
@@ -384,7 +405,7 @@ class SqlStore:
         statement = text(sql).bindparams(bindparam("banks", expanding=True))
         if document_ids is not None:
             statement = statement.bindparams(bindparam("docs", expanding=True))
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [(int(row.id), float(row.score)) for row in conn.execute(statement, params)]
 
     def vector_search(
@@ -431,7 +452,7 @@ class SqlStore:
         if document_ids is not None:
             statement = statement.bindparams(bindparam("docs", expanding=True))
             params["docs"] = document_ids
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [(int(row.id), float(row.score)) for row in conn.execute(statement, params)]
 
     def _revision(self, conn: Connection, bank: str) -> int:
@@ -440,7 +461,7 @@ class SqlStore:
         return -1 if value is None else int(value)
 
     def _vectors(self, bank: str) -> _VectorCache:
-        with self._cache_lock, self.engine.connect() as conn:
+        with self._cache_lock, self._reading() as conn:
             revision = self._revision(conn, bank)
             cached = self._cache.get(bank)
             if cached is not None and cached.revision == revision:
@@ -484,6 +505,7 @@ class SqlStore:
                 c.c.token_start,
                 c.c.token_end,
                 c.c.page,
+                c.c.page_end,
                 c.c.text,
                 d.c.title,
                 d.c.source,
@@ -493,7 +515,7 @@ class SqlStore:
             .select_from(c.join(d, d.c.id == c.c.document_id))
             .where(c.c.id.in_(chunk_ids))
         )
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return {int(row.id): dict(row._mapping) for row in conn.execute(query)}
 
 
