@@ -56,7 +56,7 @@ def normalize_spacing(text: str, tokenizer: Any) -> str:
         cleaned = "".join(text[i] for i in kept)
         if not cleaned:
             return text
-        enc = tokenizer(cleaned, add_special_tokens=False, return_offsets_mapping=True)
+        enc = tokenizer(cleaned, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         out: list[str] = []
         pos = 0
         for start, end in enc["offset_mapping"]:
@@ -112,7 +112,8 @@ class PromptGuard(Shield):
         self.device = device
         if isinstance(model, tuple) and len(model) == 2:
             self.source = type(model[0]).__name__
-            self._model: LazyModel[Any] = LazyModel.ready("Prompt Guard", self._prepare(*model))
+            pair = model
+            self._model: LazyModel[Any] = LazyModel("Prompt Guard", lambda: self._prepare(*pair))
         elif isinstance(model, (str, Path)):
             self.source = str(model)
             self._model = LazyModel(f"Prompt Guard model {model!r}", lambda: self._prepare(*_load(model)))
@@ -252,7 +253,7 @@ class _Classifier:
         return [self.index["INJECTION"], self.index["JAILBREAK"]]
 
     def windows(self, text: str, overlap: int) -> list[list[int]]:
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
         step = max(1, self.window - min(overlap, self.window - 1))
         starts = range(0, max(1, len(ids) - self.window + step), step)
         return [self.prefix + ids[s : s + self.window] + self.suffix for s in starts]
@@ -291,8 +292,16 @@ def _load(model: str | Path) -> tuple[Any, Any]:
 
     path = Path(model)
     if not path.exists():
-        from llamasys.core_model import catalog  # the catalogue knows where a downloaded model lives
-
+        if isinstance(model, Path) or "/" in str(model) or "\\" in str(model):
+            raise FileNotFoundError(
+                f"{path}: no such folder (expected a Prompt Guard folder or a catalogue id)"
+            )
+        try:  # the catalogue knows where a downloaded model lives
+            from llamasys.core_model import catalog
+        except ImportError as e:
+            raise FileNotFoundError(
+                f"{model!r} is not a folder and the model catalogue is not available ({e})"
+            ) from e
         path = Path(catalog.resolve(str(model)))
     if not (path / "config.json").is_file():
         raise FileNotFoundError(

@@ -80,7 +80,40 @@ def write_random_llama_guard(
     return folder
 
 
-_WORDS = ["ignore", "previous", "instructions", "all", "the", "a", "you", "are", "now", "do", "anything", "tell", "me", "your", "system", "prompt", "hello", "world", "what", "is", "weather", "today", "sunny", "please", "write", "poem", "about", "cats", "password", "reset", "go", "to"]
+_WORDS = [
+    "ignore",
+    "previous",
+    "instructions",
+    "all",
+    "the",
+    "a",
+    "you",
+    "are",
+    "now",
+    "do",
+    "anything",
+    "tell",
+    "me",
+    "your",
+    "system",
+    "prompt",
+    "hello",
+    "world",
+    "what",
+    "is",
+    "weather",
+    "today",
+    "sunny",
+    "please",
+    "write",
+    "poem",
+    "about",
+    "cats",
+    "password",
+    "reset",
+    "go",
+    "to",
+]
 
 
 def write_random_prompt_guard(
