@@ -1,0 +1,444 @@
+"""Starting a process inside an OS sandbox (used by the code interpreter's workers).
+
+    limits = SandboxLimits(memory_bytes=512 << 20)
+    plan = plan_launch(["python", "-I", "worker.py"], limits, backend=choose_backend("auto"))
+    process = await start(plan)           # asyncio.subprocess.Process, stdin/stdout pipes
+    kill(process)                         # the whole sandbox, children included
+
+Backends, strongest first (`choose_backend("auto")` picks the first that works here; each is probed
+once by actually starting a sandboxed Python):
+
+- `bwrap` (bubblewrap): new user, mount, PID, network (only loopback), IPC, UTS and cgroup namespaces;
+  nested user namespaces disabled; a fresh root that holds only /usr (+ the /bin, /lib symlinks), a few
+  files of /etc (loader cache, fonts, time zone), the Python installation and the worker, all read-only;
+  a private size-limited tmpfs for the working directory and for /tmp; a fresh /proc (only the
+  sandbox's own processes) and a minimal /dev; `--new-session` (no terminal injection);
+  `--die-with-parent`; `--clearenv` and a minimal environment (no host secrets).
+- `unshare` (util-linux), the fallback where bubblewrap is missing: the same namespaces (a user
+  namespace only when not root), the same read-only fresh root assembled with `mount` in a private
+  mount namespace and entered with `chroot`, then privileges dropped with `setpriv`.
+- `none`: no isolation at all; only with `allow_unsandboxed=True`, otherwise `SandboxUnavailableError`
+  (fail closed).
+
+The sandboxed program never runs as root on the host: when this process is root it drops to
+`sandbox_uid` (65534, "nobody") before creating the sandbox's user namespace, because the kernel
+ignores RLIMIT_NPROC for processes whose real uid is host root (a fork bomb would not be contained).
+If the Python installation sits under a directory that uid cannot enter (pyenv in /root), an outer
+root-only bubblewrap stage first overlays that directory with an empty tmpfs holding just the Python
+installation, so nothing else of it is visible. Resource limits (CPU, address space, processes, file
+size, open files) are applied by the worker itself before it reads any user code; it cannot raise
+them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import shlex
+import shutil
+import signal
+import site
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from llamasys.tools.base import ToolError
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["bwrap", "unshare", "none"]
+BACKENDS: tuple[Backend, ...] = ("bwrap", "unshare", "none")
+
+WORKDIR = "/workspace"
+"""The working directory inside the sandbox (a private tmpfs)."""
+WORKER_IN_SANDBOX = "/opt/llamasys/interpreter_worker.py"
+CAPTURE_DIR = "/tmp/.llamasys"
+_SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+_ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", "alternatives", "mime.types")
+_ETC_NETWORK_FILES = ("resolv.conf", "hosts", "nsswitch.conf", "ssl", "ca-certificates")
+_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+
+class SandboxUnavailableError(ToolError):
+    """No sandbox can be started here, and running without one was not allowed."""
+
+
+class SandboxLimits(BaseModel):
+    """Resource limits of one sandboxed worker. Byte sizes are bytes; None means "no limit"."""
+
+    cpu_seconds: float = Field(30.0, gt=0, description="CPU seconds one call may use (re-armed per call)")
+    session_cpu_seconds: int = Field(3600, gt=0, description="CPU seconds the worker may use in its life")
+    memory_bytes: int | None = Field(2 << 30, description="address space (RLIMIT_AS) of each process")
+    max_processes: int | None = Field(64, ge=1, description="processes and threads (RLIMIT_NPROC)")
+    max_file_bytes: int | None = Field(
+        64 << 20, description="largest file a process may write (RLIMIT_FSIZE)"
+    )
+    max_open_files: int | None = Field(256, ge=16, description="open file descriptors (RLIMIT_NOFILE)")
+    workdir_bytes: int = Field(256 << 20, gt=0, description="size of the private working directory (tmpfs)")
+    tmp_bytes: int = Field(128 << 20, gt=0, description="size of the private /tmp (tmpfs)")
+
+
+@dataclass
+class LaunchPlan:
+    """Everything needed to start one sandboxed process."""
+
+    backend: Backend
+    argv: list[str]
+    env: dict[str, str]
+    workdir: str
+    capture_dir: str
+    cleanup_dirs: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return shlex.join(self.argv)
+
+
+# -- what the sandbox must see -------------------------------------------------------------------
+
+
+def python_paths() -> list[str]:
+    """Host directories holding this Python and its packages (the venv and its base installation)."""
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    candidates.add(str(Path(os.path.realpath(sys.executable)).parent.parent))
+    candidates.update(p for p in site.getsitepackages() if os.path.isdir(p))
+    real = sorted({os.path.realpath(p) for p in candidates} | {os.path.abspath(p) for p in candidates})
+    kept: list[str] = []
+    for path in real:
+        if path in ("/", "/usr") or path.startswith("/usr/") or not os.path.isdir(path):
+            continue
+        if any(path.startswith(k + "/") for k in kept):
+            continue
+        kept.append(path)
+    return kept
+
+
+def worker_source() -> str:
+    return str(Path(__file__).with_name("interpreter_worker.py"))
+
+
+def _closed_ancestor(path: str) -> str | None:
+    """The first directory above `path` that other users cannot enter (e.g. /root, mode 0700)."""
+    current = "/"
+    for part in Path(path).parts[1:-1]:
+        current = os.path.join(current, part)
+        try:
+            mode = os.stat(current).st_mode
+        except OSError:
+            return None
+        if not mode & stat.S_IXOTH:
+            return current
+    return None
+
+
+def _system_layout() -> list[tuple[str, str]]:
+    """(kind, path) for the top-level system directories: ("bind", "/usr"), ("symlink", "/lib")..."""
+    layout = [("bind", "/usr")]
+    for name in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(name):
+            layout.append(("symlink", name))
+        elif os.path.isdir(name):
+            layout.append(("bind", name))
+    return layout
+
+
+def _etc_paths(network: bool) -> list[str]:
+    names = _ETC_FILES + (_ETC_NETWORK_FILES if network else ())
+    return [f"/etc/{n}" for n in names if os.path.exists(f"/etc/{n}")]
+
+
+def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of the sandboxed worker: nothing is inherited from the host."""
+    env = {
+        "PATH": _SYSTEM_PATH,
+        "HOME": WORKDIR,
+        "USER": "sandbox",
+        "LOGNAME": "sandbox",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "XDG_CACHE_HOME": "/tmp/cache",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NUMEXPR_MAX_THREADS": "1",
+    }
+    env.update(extra or {})
+    return env
+
+
+# -- command lines ---------------------------------------------------------------------------------
+
+
+def _drop_privileges(uid: int) -> list[str]:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise SandboxUnavailableError("setpriv (util-linux) is needed to drop root before sandboxing")
+    return [
+        setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+    ]  # fmt: skip
+
+
+def _bwrap_command(
+    command: list[str], limits: SandboxLimits, *, network: bool, uid: int, env: dict[str, str]
+) -> list[str]:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailableError("bubblewrap is not installed (apt-get install bubblewrap)")
+    ro_sources = [*python_paths(), worker_source()]
+    outer: list[str] = []
+    if os.geteuid() == 0:
+        closed = sorted({a for p in ro_sources if (a := _closed_ancestor(p))})
+        if closed:  # stage: make the Python installation reachable for `uid`, and nothing else there
+            outer = [bwrap, "--dev-bind", "/", "/", "--die-with-parent"]
+            made: set[str] = set()
+            for top in closed:
+                outer += ["--perms", "0755", "--tmpfs", top]
+                made.add(top)
+            for source in ro_sources:
+                top = _closed_ancestor(source)
+                if top is None:
+                    continue
+                parent = Path(source).parent
+                for directory in [*reversed(parent.parents), parent]:
+                    d = str(directory)
+                    if d.startswith(top + "/") and d not in made:
+                        outer += ["--perms", "0755", "--dir", d]
+                        made.add(d)
+                outer += ["--ro-bind", source, source]
+            outer += ["--"]
+        outer += _drop_privileges(uid)
+    argv = [
+        bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+        "--hostname", "sandbox",
+    ]  # fmt: skip
+    if network:
+        argv.append("--share-net")
+    for kind, path in _system_layout():
+        if kind == "symlink":
+            argv += ["--symlink", os.readlink(path), path]
+        else:
+            argv += ["--ro-bind", path, path]
+    for path in _etc_paths(network):
+        argv += ["--ro-bind", path, path]
+    for path in python_paths():
+        argv += ["--ro-bind", path, path]
+    argv += ["--ro-bind", worker_source(), WORKER_IN_SANDBOX]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    argv += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+    argv += ["--perms", "0700", "--size", str(limits.workdir_bytes), "--tmpfs", WORKDIR]
+    argv += ["--chdir", WORKDIR, "--uid", str(uid), "--gid", str(uid), "--clearenv"]
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    return [*outer, *argv, "--", *command]
+
+
+def _unshare_script(
+    command: list[str], limits: SandboxLimits, *, network: bool, uid: int, env: dict[str, str], root: bool
+) -> str:
+    """A POSIX shell script, run as (namespace) root in fresh namespaces, that builds the sandbox's
+    read-only root under a private tmpfs, then enters it and drops every privilege."""
+    q = shlex.quote
+    new_root = "/tmp/.llamasys-root"
+    lines = [
+        "set -eu",
+        "mount -t tmpfs -o mode=0755,size=1m llamasys-stage /tmp",
+        f"R={new_root}",
+        "mkdir -m 0755 $R",
+        "mount -t tmpfs -o mode=0755,size=1m llamasys-root $R",
+    ]
+
+    def ro_bind(source: str, target: str) -> None:
+        make = f"mkdir -p $R{q(target)}" if os.path.isdir(source) else (
+            f"mkdir -p $R{q(str(Path(target).parent))} && touch $R{q(target)}"
+        )  # fmt: skip
+        lines.append(make)
+        lines.append(f"mount --rbind {q(source)} $R{q(target)}")
+        lines.append(f"mount -o remount,bind,ro,nosuid,nodev $R{q(target)}")
+
+    for kind, path in _system_layout():
+        if kind == "symlink":
+            lines.append(f"ln -s {q(os.readlink(path))} $R{q(path)}")
+        else:
+            ro_bind(path, path)
+    for path in [*_etc_paths(network), *python_paths()]:
+        ro_bind(path, path)
+    ro_bind(worker_source(), WORKER_IN_SANDBOX)
+    owner = f",uid={uid},gid={uid}" if root else ""
+    lines += [
+        "mkdir -p $R/tmp $R/proc $R/dev $R/workspace",
+        f"mount -t tmpfs -o mode=1777,nosuid,nodev,size={limits.tmp_bytes} llamasys-tmp $R/tmp",
+        f"mount -t tmpfs -o mode=0700,nosuid,nodev,size={limits.workdir_bytes}{owner} llamasys-work $R{WORKDIR}",
+        "mount -t proc -o nosuid,nodev,noexec proc $R/proc",
+        "mount -t tmpfs -o mode=0755,nosuid,size=64k llamasys-dev $R/dev",
+    ]
+    for device in _DEVICES:
+        lines.append(f"touch $R/dev/{device} && mount --bind /dev/{device} $R/dev/{device}")
+    lines += [
+        "mkdir -m 1777 $R/dev/shm",
+        "ln -s /proc/self/fd $R/dev/fd && ln -s /proc/self/fd/0 $R/dev/stdin",
+        "ln -s /proc/self/fd/1 $R/dev/stdout && ln -s /proc/self/fd/2 $R/dev/stderr",
+        "mount -o remount,ro $R",
+        "hostname sandbox",
+    ]
+    drop = _drop_privileges(uid) if root else [
+        shutil.which("setpriv") or "setpriv", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+    ]  # fmt: skip
+    env_args = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items())]
+    lines.append(f"cd $R{WORKDIR}")
+    lines.append(
+        "exec chroot $R /bin/sh -c "
+        + q("cd " + WORKDIR + " && exec " + shlex.join([*drop, *env_args, *command]))
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _unshare_command(
+    command: list[str], limits: SandboxLimits, *, network: bool, uid: int, env: dict[str, str]
+) -> list[str]:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise SandboxUnavailableError("unshare (util-linux) is not installed")
+    root = os.geteuid() == 0  # the new root is assembled as root, so /root's mode 0700 is no obstacle
+    flags = [
+        "--mount",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--ipc",
+        "--uts",
+        "--cgroup",
+        "--propagation",
+        "private",
+    ]
+    if not network:
+        flags.append("--net")
+    if not root:
+        flags = ["--user", "--map-root-user", *flags]
+    script = _unshare_script(command, limits, network=network, uid=uid, env=env, root=root)
+    return [unshare, *flags, "--", "/bin/sh", "-c", script]
+
+
+def plan_launch(
+    command: list[str],
+    limits: SandboxLimits,
+    *,
+    backend: Backend,
+    network: bool = False,
+    sandbox_uid: int = 65534,
+    env: dict[str, str] | None = None,
+) -> LaunchPlan:
+    """The command line that runs `command` (paths as seen inside the sandbox) under `backend`."""
+    full_env = sandbox_env(env)
+    if backend == "bwrap":
+        argv = _bwrap_command(command, limits, network=network, uid=sandbox_uid, env=full_env)
+        return LaunchPlan("bwrap", argv, {"PATH": _SYSTEM_PATH}, WORKDIR, CAPTURE_DIR)
+    if backend == "unshare":
+        argv = _unshare_command(command, limits, network=network, uid=sandbox_uid, env=full_env)
+        return LaunchPlan("unshare", argv, {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, WORKDIR, CAPTURE_DIR)
+    if backend == "none":
+        import tempfile
+
+        workdir = tempfile.mkdtemp(prefix="llamasys-unsandboxed-")
+        capture = tempfile.mkdtemp(prefix="llamasys-capture-")
+        full_env.update(HOME=workdir, TMPDIR=capture, MPLCONFIGDIR=os.path.join(capture, "matplotlib"))
+        argv = [worker_source() if c == WORKER_IN_SANDBOX else c for c in command]
+        return LaunchPlan("none", argv, full_env, workdir, capture, cleanup_dirs=[workdir, capture])
+    raise ValueError(f"unknown sandbox backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+
+
+# -- probing and choosing --------------------------------------------------------------------------
+
+
+@functools.cache
+def backend_problem(backend: Backend, network: bool = False) -> str | None:
+    """None when `backend` can start a sandboxed Python here, else why not (probed once)."""
+    if backend == "none":
+        return None
+    try:
+        plan = plan_launch(
+            [sys.executable, "-I", "-S", "-c", "pass"], SandboxLimits(), backend=backend, network=network
+        )
+    except SandboxUnavailableError as exc:
+        return str(exc)
+    try:
+        done = subprocess.run(
+            plan.argv, env=plan.env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{backend} failed to start: {exc}"
+    if done.returncode != 0:
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        return f"{backend} failed to start a sandboxed Python: {reason[-1] if reason else done.returncode}"
+    return None
+
+
+def choose_backend(
+    requested: str = "auto", *, allow_unsandboxed: bool = False, network: bool = False
+) -> Backend:
+    """Resolve "auto" to the strongest working backend; check an explicit one. Fails closed."""
+    if requested not in ("auto", *BACKENDS):
+        raise ValueError(f"unknown sandbox backend {requested!r}: expected auto, {', '.join(BACKENDS)}")
+    if requested == "none":
+        if not allow_unsandboxed:
+            raise SandboxUnavailableError(
+                "backend='none' runs code without any isolation; pass allow_unsandboxed=True to accept that"
+            )
+        return "none"
+    candidates: list[Backend] = ["bwrap", "unshare"] if requested == "auto" else [requested]  # type: ignore[list-item]
+    problems = []
+    for backend in candidates:
+        problem = backend_problem(backend, network)
+        if problem is None:
+            return backend
+        problems.append(problem)
+    if allow_unsandboxed and requested == "auto":
+        log.warning(
+            "no sandbox works here (%s); running code WITHOUT isolation as allowed", "; ".join(problems)
+        )
+        return "none"
+    raise SandboxUnavailableError(
+        "cannot sandbox the code interpreter: "
+        + "; ".join(problems)
+        + ". Install bubblewrap (apt-get install bubblewrap) or util-linux, or allow user namespaces; "
+        "pass allow_unsandboxed=True only if you trust every piece of code it will run."
+    )
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+
+async def start(plan: LaunchPlan) -> asyncio.subprocess.Process:
+    """Start the planned process with stdin/stdout pipes, in its own process group."""
+    return await asyncio.create_subprocess_exec(
+        *plan.argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=plan.env,
+        cwd=plan.workdir if plan.backend == "none" else "/",
+        start_new_session=True,
+    )
+
+
+def kill(process: asyncio.subprocess.Process) -> None:
+    """SIGKILL the process group; the sandbox's PID namespace takes every process inside with it."""
+    if process.returncode is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
