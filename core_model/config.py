@@ -67,21 +67,29 @@ class ModelArgs:
         dim = int(params["dim"])
         n_heads = int(params["n_heads"])
         scaling = None
-        if params.get("use_scaled_rope"):
+        if isinstance(params.get("rope_scaling"), dict):
+            # llamasys extension for models whose scaling Meta's params.json cannot express (tiny test
+            # models); written in Hugging Face's shape. Meta's own loader ignores unknown keys.
+            scaling = _llama3_scaling(params["rope_scaling"])
+        elif params.get("use_scaled_rope"):
             factor = float(params.get("rope_scaling_factor") or (32.0 if dim in (2048, 3072) else 8.0))
             scaling = RopeScaling(factor=factor)
+        vocab_size = int(params["vocab_size"])
+        if vocab_size <= 0:
+            raise ValueError(f"params.json vocab_size is {vocab_size}: expected a Llama 3 checkpoint")
         return cls(
             dim=dim,
             n_layers=int(params["n_layers"]),
             n_heads=n_heads,
             n_kv_heads=int(params.get("n_kv_heads") or n_heads),
-            vocab_size=int(params["vocab_size"]),
+            vocab_size=vocab_size,
             ffn_hidden_dim=cls.meta_ffn_hidden_dim(
                 dim, int(params.get("multiple_of", 256)), params.get("ffn_dim_multiplier")
             ),
             norm_eps=float(params.get("norm_eps", 1e-5)),
             rope_theta=float(params.get("rope_theta", 500000.0)),
             rope_scaling=scaling,
+            max_position_embeddings=int(params.get("max_position_embeddings", 131072)),
         )
 
     @classmethod
@@ -95,12 +103,7 @@ class ModelArgs:
             if kind not in ("llama3", "default", None):
                 raise ValueError(f"rope_scaling type {kind!r} is not supported: expected 'llama3'")
             if kind == "llama3":
-                scaling = RopeScaling(
-                    factor=float(rs["factor"]),
-                    low_freq_factor=float(rs.get("low_freq_factor", 1.0)),
-                    high_freq_factor=float(rs.get("high_freq_factor", 4.0)),
-                    original_max_position_embeddings=int(rs.get("original_max_position_embeddings", 8192)),
-                )
+                scaling = _llama3_scaling(rs)
         dim = int(config["hidden_size"])
         head_dim = config.get("head_dim")
         return cls(
@@ -117,6 +120,73 @@ class ModelArgs:
             tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
             head_dim_override=int(head_dim) if head_dim and int(head_dim) != dim // n_heads else None,
         )
+
+    @classmethod
+    def from_gguf_metadata(
+        cls, meta: dict[str, Any], *, rope_scaling: RopeScaling | None = None
+    ) -> ModelArgs:
+        """From a GGUF file's `llama.*` metadata (values already decoded to Python scalars).
+
+        GGUF has no key for Llama 3.1's frequency scaling: llama.cpp stores it as a `rope_freqs.weight`
+        tensor, which the GGUF reader turns into `rope_scaling` (see `RopeScaling.frequency_divisors`).
+        """
+        arch = meta.get("general.architecture", "llama")
+
+        def get(key: str, default: Any = None) -> Any:
+            value = meta.get(f"{arch}.{key}", default)
+            if value is None:
+                raise KeyError(f"{arch}.{key}")
+            return value
+
+        dim = int(get("embedding_length"))
+        n_heads = int(get("attention.head_count"))
+        head_dim = int(
+            meta.get(f"{arch}.attention.key_length") or meta.get(f"{arch}.rope.dimension_count") or 0
+        )
+        vocab = meta.get(f"{arch}.vocab_size") or len(meta.get("tokenizer.ggml.tokens") or ())
+        if not vocab:
+            raise KeyError(f"{arch}.vocab_size")
+        return cls(
+            dim=dim,
+            n_layers=int(get("block_count")),
+            n_heads=n_heads,
+            n_kv_heads=int(meta.get(f"{arch}.attention.head_count_kv") or n_heads),
+            vocab_size=int(vocab),
+            ffn_hidden_dim=int(get("feed_forward_length")),
+            # GGUF stores float32: 1e-5 reads back as 9.9999997e-06; keep float32's 7 significant digits.
+            norm_eps=float(f"{float(get('attention.layer_norm_rms_epsilon', 1e-5)):.7g}"),
+            rope_theta=float(get("rope.freq_base", 10000.0)),
+            rope_scaling=rope_scaling,
+            max_position_embeddings=int(get("context_length", 131072)),
+            head_dim_override=head_dim if head_dim and head_dim != dim // n_heads else None,
+        )
+
+
+def _llama3_scaling(rs: dict[str, Any]) -> RopeScaling:
+    return RopeScaling(
+        factor=float(rs["factor"]),
+        low_freq_factor=float(rs.get("low_freq_factor", 1.0)),
+        high_freq_factor=float(rs.get("high_freq_factor", 4.0)),
+        original_max_position_embeddings=int(rs.get("original_max_position_embeddings", 8192)),
+    )
+
+
+def llama3_frequency_divisors(scaling: RopeScaling, head_dim: int, rope_theta: float) -> torch.Tensor:
+    """Per-frequency divisors d_i with f'_i = f_i / d_i under llama3 scaling (anchors-engine §1.3):
+    1 for wavelengths under L/high, `factor` above L/low, interpolated in between. This is what
+    llama.cpp stores as GGUF's `rope_freqs.weight` (float32, head_dim/2 values)."""
+    freqs = 1.0 / (rope_theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
+    wavelen = 2 * math.pi / freqs
+    length = scaling.original_max_position_embeddings
+    low_wavelen = length / scaling.low_freq_factor
+    high_wavelen = length / scaling.high_freq_factor
+    smooth = (length / wavelen - scaling.low_freq_factor) / (
+        scaling.high_freq_factor - scaling.low_freq_factor
+    )
+    mid = 1.0 / ((1 - smooth) / scaling.factor + smooth)
+    divisors = torch.where(wavelen < high_wavelen, torch.ones_like(freqs), mid)
+    divisors = torch.where(wavelen > low_wavelen, torch.full_like(freqs, scaling.factor), divisors)
+    return divisors.to(torch.float32)
 
 
 def hf_to_meta_qk(weight: torch.Tensor, n_heads: int) -> torch.Tensor:

@@ -1,0 +1,219 @@
+"""Hugging Face Llama folders: `config.json` + `model.safetensors` (or a sharded
+`model.safetensors.index.json`, or `pytorch_model.bin`) + `tokenizer.json`.
+
+    >>> ckpt = read_hf_checkpoint(Path("Llama-3.2-1B-Instruct"))
+
+Names map to Meta's (`model.layers.{i}.self_attn.q_proj.weight` -> `layers.{i}.attention.wq.weight`,
+`mlp.gate_proj/up_proj/down_proj` -> `feed_forward.w1/w3/w2`, `input_layernorm` -> `attention_norm`,
+`post_attention_layernorm` -> `ffn_norm`, `lm_head` -> `output`); q/k rows are un-permuted with
+`config.hf_to_meta_qk`. Without `lm_head.weight` (tied embeddings) `output.weight` is the embedding
+tensor itself. Tokenizer: `tokenizer.json` (+ `tokenizer_config.json`), else a Llama 3
+`tokenizer.model` in the folder or in `original/`. Chat template: `chat_template.jinja` or
+`tokenizer_config.json`'s `chat_template`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+
+from .checkpoint import Checkpoint, check_state_dict, check_tokenizer
+from .config import ModelArgs, hf_to_meta_qk
+from .errors import CheckpointError, TokenizerError
+from .tokenizer import Tokenizer
+from .tokenizer_hf import HFTokenizer
+from .tokenizer_llama3 import Llama3Tokenizer
+
+__all__ = ["read_hf_checkpoint", "hf_name_to_meta", "read_chat_template", "SUPPORTED_ARCHITECTURES"]
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM",)
+_LAYER = re.compile(r"^layers\.(\d+)\.(.+)$")
+_LAYER_NAMES = {
+    "self_attn.q_proj.weight": "attention.wq.weight",
+    "self_attn.k_proj.weight": "attention.wk.weight",
+    "self_attn.v_proj.weight": "attention.wv.weight",
+    "self_attn.o_proj.weight": "attention.wo.weight",
+    "mlp.gate_proj.weight": "feed_forward.w1.weight",
+    "mlp.down_proj.weight": "feed_forward.w2.weight",
+    "mlp.up_proj.weight": "feed_forward.w3.weight",
+    "input_layernorm.weight": "attention_norm.weight",
+    "post_attention_layernorm.weight": "ffn_norm.weight",
+}
+_TOP_NAMES = {"embed_tokens.weight": "tok_embeddings.weight", "norm.weight": "norm.weight"}
+# Buffers some older exports saved; the model recomputes them.
+_SKIP = re.compile(r"(^|\.)rotary_emb\.inv_freq$")
+
+
+def hf_name_to_meta(name: str) -> str | None:
+    """Meta's name for an HF tensor name (None for buffers to skip); unknown names pass through."""
+    if _SKIP.search(name):
+        return None
+    if name == "lm_head.weight":
+        return "output.weight"
+    bare = name.removeprefix("model.")
+    if bare in _TOP_NAMES:
+        return _TOP_NAMES[bare]
+    match = _LAYER.match(bare)
+    if match and match.group(2) in _LAYER_NAMES:
+        return f"layers.{match.group(1)}.{_LAYER_NAMES[match.group(2)]}"
+    return name
+
+
+def _read_config(folder: Path) -> tuple[dict[str, Any], ModelArgs]:
+    path = folder / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{folder}: no config.json: expected a Hugging Face model folder") from None
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
+    archs = config.get("architectures") or []
+    model_type = config.get("model_type", "llama")
+    if model_type != "llama" or (archs and not set(archs) & set(SUPPORTED_ARCHITECTURES)):
+        raise CheckpointError(
+            f"{path}: model_type {model_type!r} / architectures {archs} is not supported: this engine runs "
+            "Llama decoders (LlamaForCausalLM)"
+        )
+    try:
+        return config, ModelArgs.from_hf_config(config)
+    except KeyError as exc:
+        raise CheckpointError(f"{path}: missing the key {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        except (ValueError, KeyError) as exc:
+            raise CheckpointError(f"{index}: not a safetensors index ({exc})") from None
+        files = [folder / name for name in dict.fromkeys(weight_map.values())]
+        for f in files:
+            if not f.is_file():
+                raise CheckpointError(f"{f}: listed in {index.name} but missing: the download is incomplete")
+        return files
+    single = folder / "model.safetensors"
+    if single.is_file():
+        return [single]
+    loose = sorted(folder.glob("*.safetensors"))
+    if loose:
+        return loose
+    bins = sorted(folder.glob("pytorch_model*.bin"))
+    if bins:
+        return bins
+    raise CheckpointError(
+        f"{folder}: has config.json but no model.safetensors, model.safetensors.index.json or "
+        "pytorch_model.bin: the weights are missing"
+    )
+
+
+def _read_safetensors(path: Path, out: dict[str, torch.Tensor]) -> None:
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            for name in fh.keys():  # noqa: SIM118 - safe_open is not a mapping
+                out[name] = fh.get_tensor(name)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"{path}: cannot read this safetensors file ({exc}); it is truncated or corrupt: download it again"
+        ) from None
+
+
+def _read_bin(path: Path, out: dict[str, torch.Tensor]) -> None:
+    try:
+        data = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot read this .bin file ({exc}); download it again") from None
+    out.update(data)
+
+
+def read_chat_template(folder: Path) -> str | None:
+    """`chat_template.jinja`, else tokenizer_config.json's `chat_template` (the "default" one if a list)."""
+    jinja = folder / "chat_template.jinja"
+    if jinja.is_file():
+        return jinja.read_text(encoding="utf-8")
+    config_path = folder / "tokenizer_config.json"
+    if not config_path.is_file():
+        return None
+    try:
+        template = json.loads(config_path.read_text(encoding="utf-8")).get("chat_template")
+    except ValueError as exc:
+        raise CheckpointError(f"{config_path}: not valid JSON ({exc})") from None
+    if isinstance(template, list):
+        named = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}
+        template = named.get("default") or next(iter(named.values()), None)
+    return template if isinstance(template, str) else None
+
+
+def _read_tokenizer(folder: Path, args: ModelArgs) -> Tokenizer:
+    try:
+        if (folder / "tokenizer.json").is_file():
+            return HFTokenizer.from_folder(folder, vocab_size=None)
+        for candidate in (folder / "tokenizer.model", folder / "original" / "tokenizer.model"):
+            if candidate.is_file():
+                return Llama3Tokenizer(candidate)
+    except TokenizerError as exc:
+        raise CheckpointError(f"{folder}: {exc}") from None
+    raise CheckpointError(
+        f"{folder}: no tokenizer.json, tokenizer.model or original/tokenizer.model: the tokenizer files are "
+        "missing from this Hugging Face folder"
+    )
+
+
+def read_hf_checkpoint(folder: Path) -> Checkpoint:
+    folder = Path(folder)
+    config, args = _read_config(folder)
+    raw: dict[str, torch.Tensor] = {}
+    files = _weight_files(folder)
+    for path in files:
+        (_read_bin if path.suffix == ".bin" else _read_safetensors)(path, raw)
+    state_dict: dict[str, torch.Tensor] = {}
+    for name in list(raw):
+        tensor = raw.pop(name)
+        meta_name = hf_name_to_meta(name)
+        if meta_name is None:
+            continue
+        if meta_name.endswith("attention.wq.weight"):
+            tensor = _unpermute(tensor, args.n_heads, folder, name)
+        elif meta_name.endswith("attention.wk.weight"):
+            tensor = _unpermute(tensor, args.n_kv_heads, folder, name)
+        state_dict[meta_name] = tensor
+    if "output.weight" not in state_dict and "tok_embeddings.weight" in state_dict:
+        if not args.tie_word_embeddings:
+            raise CheckpointError(
+                f"{folder}: no lm_head.weight and config.json does not set tie_word_embeddings: the output "
+                "head is missing"
+            )
+        state_dict["output.weight"] = state_dict["tok_embeddings.weight"]
+    check_state_dict(args, state_dict, folder)
+    tokenizer = _read_tokenizer(folder, args)
+    check_tokenizer(args, tokenizer, folder)
+    return Checkpoint(
+        args=args,
+        state_dict=state_dict,
+        tokenizer=tokenizer,
+        chat_template=read_chat_template(folder),
+        path=folder,
+        format="hf",
+        metadata={"files": [p.name for p in files], "torch_dtype": config.get("torch_dtype")},
+    )
+
+
+def _unpermute(tensor: torch.Tensor, n_heads: int, folder: Path, name: str) -> torch.Tensor:
+    if tensor.ndim != 2 or tensor.shape[0] % n_heads or (tensor.shape[0] // n_heads) % 2:
+        raise CheckpointError(
+            f"{folder}: weight {name} has shape {tuple(tensor.shape)}, which does not split into {n_heads} "
+            "heads: config and weights do not belong together"
+        )
+    return hf_to_meta_qk(tensor, n_heads).contiguous()
