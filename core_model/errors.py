@@ -19,3 +19,11 @@ class UnknownModelError(ModelError):
 
 class SequenceTooLongError(ModelError):
     """A prompt plus its generation budget does not fit in the engine's max_seq_len."""
+
+
+class ModelNotDownloadedError(ModelError):
+    """A catalogue model that is not on this machine; the message says which command fetches it."""
+
+
+class DownloadError(ModelError):
+    """Fetching a model failed (no access, no network, a checksum mismatch); the message says why."""
