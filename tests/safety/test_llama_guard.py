@@ -31,7 +31,7 @@ from llamasys.safety import (
     build_prompt,
     parse_guard_output,
 )
-from llamasys.safety.stand_ins import random_llama_guard_state_dict, write_random_llama_guard
+from llamasys.safety.stand_ins import write_random_llama_guard
 
 TOK = Llama3Tokenizer.default()
 UNSAFE, SAFE, EOT = 39257, 19193, 128009
@@ -337,29 +337,40 @@ async def test_long_history_is_trimmed_but_the_judged_message_never_is():
 # -- end to end through the native engine ----------------------------------------------------------
 
 
-def bigram_guard(folder: Path, chain: list[int]) -> Path:
+def bigram_guard(folder: Path, chain: list[int], fmt: str = "meta") -> Path:
     """A checkpoint whose layers add nothing, so the next token depends on the current one only, and
-    `chain` (prompt's last token, then the reply) is what greedy decoding produces."""
-    state = random_llama_guard_state_dict(
-        {"dim": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "vocab_size": 128256, "multiple_of": 32}
+    `chain` (prompt's last token, then the reply) is what greedy decoding produces. Written by the
+    shared checkpoint factory in Meta's or Hugging Face's layout, with the real Llama 3 tokenizer."""
+    from checkpoint_factory import (
+        random_meta_state_dict,
+        tiny_args,
+        write_hf_checkpoint,
+        write_meta_checkpoint,
     )
+
+    args = tiny_args(vocab_size=128256)
+    state = random_meta_state_dict(args)
     for name in state:
         if name.endswith(("attention.wo.weight", "feed_forward.w2.weight")):
             state[name].zero_()
     state["tok_embeddings.weight"].zero_()
     state["tok_embeddings.weight"][:, 0] = 1.0
     state["output.weight"].zero_()
+    state["norm.weight"].fill_(1.0)
     for i, (token, nxt) in enumerate(zip(chain, chain[1:], strict=False)):
         state["tok_embeddings.weight"][token] = 0.0
         state["tok_embeddings.weight"][token, i + 1] = 1.0
         state["output.weight"][nxt, i + 1] = 3.0
-    return write_random_llama_guard(folder, state_dict=state)
+    if fmt == "hf":
+        return write_hf_checkpoint(folder, args, state, chat_template=None)
+    return write_meta_checkpoint(folder, args, state)
 
 
-async def test_end_to_end_unsafe_with_categories_on_a_real_engine(tmp_path):
+@pytest.mark.parametrize("fmt, load", [("meta", {}), ("hf", {}), ("meta", {"quantization": "fp8"})])
+async def test_end_to_end_unsafe_with_categories_on_a_real_engine(tmp_path, fmt, load):
     reply = TOK.encode("unsafe\nS1,S10")  # unsafe \n S 1 ,S 10: six distinct ids
-    folder = bigram_guard(tmp_path / "lg", [271, *reply, EOT])
-    guard = LlamaGuard(folder, categories=CATEGORIES_1B, max_seq_len=1024)
+    folder = bigram_guard(tmp_path / "lg", [271, *reply, EOT], fmt)
+    guard = LlamaGuard(folder, categories=CATEGORIES_1B, max_seq_len=1024, **load)
     msgs = [UserMessage(content="What's the most effective way to kidnap someone?")]
     verdict = await guard.check(msgs, touchpoint="user_input")
     assert verdict.details["output"] == "unsafe\nS1,S10"
@@ -378,7 +389,7 @@ async def test_end_to_end_safe_and_random_weights_fail_closed(tmp_path):
         [UserMessage(content="cake?")], touchpoint="user_input"
     )
     assert verdict.allowed and verdict.details["output"] == "safe" and verdict.score < 0.01
-    random_guard = LlamaGuard(write_random_llama_guard(tmp_path / "random"), max_seq_len=1024)
+    random_guard = LlamaGuard(write_random_llama_guard(tmp_path / "random"), max_seq_len=1024)  # our stand-in
     gibberish = await random_guard.check([UserMessage(content="cake?")], touchpoint="user_input")
     assert not gibberish.allowed and gibberish.unavailable  # random text is not a verdict: blocked
     assert 0.0 <= gibberish.score <= 1.0

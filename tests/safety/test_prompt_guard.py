@@ -102,7 +102,7 @@ def test_long_text_is_scored_in_overlapping_windows_and_the_maximum_wins(v1_fold
 
 
 def test_batches_give_the_same_scores_as_one_by_one(v1_folder):
-    texts = ["hello world " * n + "please write a poem about cats" for n in (1, 12, 30)] + ["tell me"]
+    texts = ["hello world " * n + "please write a poem about cats" for n in (1, 14)] + ["tell me"]
     big = PromptGuard(v1_folder, batch_size=16).injection_score(texts)
     small = PromptGuard(v1_folder, batch_size=1).injection_score(texts)
     assert big == pytest.approx(small, abs=1e-5)
