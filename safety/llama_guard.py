@@ -387,7 +387,7 @@ class LlamaGuard(Shield):
         if p_unsafe is None or p_safe is None:  # not among the top alternatives: one exact prefill
             probs = engine.forward(ids)[0, -1].float().softmax(-1)
             p_unsafe, p_safe = float(probs[unsafe_id]), float(probs[safe_id])
-        parsed = parse_guard_output(completion.text, known=CATEGORIES_8B)
+        parsed = parse_guard_output(completion.text, known=self.categories)
         return self.decide(parsed, p_unsafe, touchpoint, p_safe=p_safe)
 
     def decide(

@@ -279,6 +279,10 @@ async def test_excluded_category_in_the_answer_is_allowed_but_unknown_codes_bloc
     assert not mixed.allowed and mixed.categories == ["S2"]
     unknown = await LlamaGuard(FakeEngine(TOK, "unsafe\nS42")).check(msgs, touchpoint="user_input")
     assert not unknown.allowed and unknown.details["unknown_codes"] == ["S42"]
+    s14_from_1b = await LlamaGuard(FakeEngine(TOK, "unsafe\nS14"), categories=CATEGORIES_1B).check(
+        msgs, touchpoint="user_input"
+    )
+    assert not s14_from_1b.allowed and s14_from_1b.details["unknown_codes"] == ["S14"]
 
 
 async def test_unreadable_output_fails_closed_and_warn_policy_and_custom_refusal():
