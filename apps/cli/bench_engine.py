@@ -1,1 +1,79 @@
-"""Registers its command on the apps of `app.py`."""
+"""`llamasys bench engine` (CPU/GPU engine vs transformers, roofline) and `llamasys bench gpu`
+(Llama-3.1-8B-shaped graphed / FP8 decode check on a CUDA card). Both print JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from .app import bench_app
+
+_DTYPES = {
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float32": "float32",
+    "fp32": "float32",
+    "float16": "float16",
+}
+
+
+@bench_app.command("engine")
+def bench_engine(
+    model: Annotated[
+        str, typer.Option(help="catalogue id, checkpoint folder or .gguf file")
+    ] = "smollm2-135m-instruct",
+    quantization: Annotated[str | None, typer.Option(help="int8, fp8 or fp8-all")] = None,
+    new_tokens: Annotated[int, typer.Option(help="tokens generated per run")] = 128,
+    prompt_tokens: Annotated[int, typer.Option(help="prompt length in tokens")] = 128,
+    dtype: Annotated[str, typer.Option(help="bfloat16 or float32")] = "bfloat16",
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    repeats: Annotated[int, typer.Option(help="timed runs per side; the best is reported")] = 3,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice)")] = None,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the CPU decode step")] = False,
+    no_baseline: Annotated[bool, typer.Option("--no-baseline", help="skip the transformers run")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print only the JSON report")] = False,
+) -> None:
+    """Decode/prefill speed of the engine against transformers' generate on the same weights and dtype."""
+    import torch
+
+    from llamasys.core_model.benchmark import run_engine_benchmark
+
+    if dtype not in _DTYPES:
+        raise typer.BadParameter(f"unknown dtype {dtype!r}: use bfloat16 or float32")
+    report = run_engine_benchmark(
+        model,
+        quantization=quantization,
+        dtype=getattr(torch, _DTYPES[dtype]),
+        device=device,
+        new_tokens=new_tokens,
+        prompt_tokens=prompt_tokens,
+        repeats=repeats,
+        threads=threads,
+        compile=compile,
+        baseline=not no_baseline,
+    )
+    if not as_json:
+        e, r = report["engine"], report["ratios"]
+        line = f"engine decode {e['decode_tok_s']:.1f} tok/s, prefill {e['prefill_tok_s']:.0f} tok/s"
+        if "transformers" in report:
+            line += f"; transformers decode {report['transformers']['decode_tok_s']:.1f} tok/s"
+        line += f"; roofline {report['roofline']['decode_tok_s_bound']:.0f} tok/s; ratios {r}"
+        typer.echo(line, err=True)
+    typer.echo(json.dumps(report, indent=2))
+
+
+@bench_app.command("gpu")
+def bench_gpu(
+    layers: Annotated[int, typer.Option(help="decoder layers (32 = the full Llama-3.1-8B)")] = 32,
+    steps: Annotated[int, typer.Option(help="greedy steps compared")] = 32,
+    device: Annotated[str, typer.Option(help="cuda, or cpu with --tiny for a dry run")] = "cuda",
+    tiny: Annotated[bool, typer.Option("--tiny", help="tiny shapes (dry run of the logic)")] = False,
+) -> None:
+    """Llama-3.1-8B shapes, random weights: graphed bf16 and FP8 decode checked against eager bf16, timed."""
+    from llamasys.core_model.gpu_check import main as gpu_main
+
+    argv = ["--layers", str(layers), "--steps", str(steps), "--device", device] + (["--tiny"] if tiny else [])
+    sys.exit(gpu_main(argv))

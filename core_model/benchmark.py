@@ -1,0 +1,296 @@
+"""Engine benchmark: this engine against transformers' `generate` on the same weights, in one run.
+
+    >>> report = run_engine_benchmark("smollm2-135m-instruct", quantization="int8", new_tokens=128)
+    >>> report["ratios"]["decode_vs_transformers"], report["ratios"]["decode_vs_roofline"]
+
+Measured, batch 1, greedy, a fixed prompt of `prompt_tokens` tokens:
+- engine: prefill tokens/s (prompt / prefill time), decode tokens/s (tokens after the first / decode
+  time, best of `repeats` runs), weight bytes, bytes read per decoded token, peak resident memory;
+- transformers: `LlamaForCausalLM` built from the same Meta-layout tensors (q/k rows permuted back to
+  Hugging Face's layout), same dtype, `generate(do_sample=False, min_new_tokens=max_new_tokens=N)`;
+  decode time = full generate minus a one-token generate (its prefill);
+- the memory-bandwidth roofline: bytes per decoded token over the copy bandwidth of this machine
+  (best of several copies of a 256 MiB tensor, counting the bytes read and written);
+- llama.cpp on the same GGUF file when the `llama_cpp` package is importable, else a note.
+
+The report says the figures were taken on whatever else the machine was doing; compare ratios.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import resource
+import time
+from typing import Any
+
+import torch
+
+from .config import meta_to_hf_qk
+
+__all__ = ["copy_bandwidth", "run_engine_benchmark", "transformers_model"]
+
+log = logging.getLogger(__name__)
+
+PROMPT_TEXT = (
+    "The history of computing is a story of people finding ways to make machines do arithmetic faster. "
+    "Early mechanical calculators gave way to relays, then vacuum tubes, transistors and integrated "
+    "circuits, and each step made memory larger and cheaper. Today a small language model can run on "
+    "an ordinary laptop, and the speed at which it writes is set mostly by how fast the processor can "
+    "read the model's weights from memory. "
+)
+
+
+def copy_bandwidth(device: torch.device | str = "cpu", nbytes: int = 256 << 20, repeats: int = 8) -> float:
+    """Bytes per second moved by `dst.copy_(src)` of a large tensor (read + write), best of `repeats`."""
+    device = torch.device(device)
+    src = torch.ones(nbytes // 4, dtype=torch.float32, device=device)
+    dst = torch.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        dst.copy_(src)
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * nbytes / best
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+    except OSError:  # not Linux
+        return float("nan")
+
+
+def transformers_model(checkpoint: Any, dtype: torch.dtype, device: str | torch.device = "cpu"):
+    """transformers' LlamaForCausalLM holding the checkpoint's tensors (Meta layout converted back)."""
+    import dataclasses
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    a = checkpoint.args
+    rope_scaling = None
+    if a.rope_scaling is not None:
+        rope_scaling = {"rope_type": "llama3"} | dataclasses.asdict(a.rope_scaling)
+    tied = checkpoint.state_dict["output.weight"] is checkpoint.state_dict["tok_embeddings.weight"]
+    config = LlamaConfig(
+        hidden_size=a.dim,
+        intermediate_size=a.ffn_hidden_dim,
+        num_hidden_layers=a.n_layers,
+        num_attention_heads=a.n_heads,
+        num_key_value_heads=a.n_kv_heads,
+        vocab_size=a.vocab_size,
+        rms_norm_eps=a.norm_eps,
+        rope_theta=a.rope_theta,
+        rope_scaling=rope_scaling,
+        max_position_embeddings=a.max_position_embeddings,
+        tie_word_embeddings=tied,
+        head_dim=a.head_dim,
+        bos_token_id=getattr(checkpoint.tokenizer, "bos_id", None),
+        eos_token_id=None,
+        pad_token_id=0,
+    )
+    sd = checkpoint.state_dict
+    hf = {"model.embed_tokens.weight": sd["tok_embeddings.weight"], "model.norm.weight": sd["norm.weight"]}
+    if not tied:
+        hf["lm_head.weight"] = sd["output.weight"]
+    for i in range(a.n_layers):
+        m, p = f"model.layers.{i}.", f"layers.{i}."
+        hf |= {
+            m + "self_attn.q_proj.weight": meta_to_hf_qk(sd[p + "attention.wq.weight"], a.n_heads),
+            m + "self_attn.k_proj.weight": meta_to_hf_qk(sd[p + "attention.wk.weight"], a.n_kv_heads),
+            m + "self_attn.v_proj.weight": sd[p + "attention.wv.weight"],
+            m + "self_attn.o_proj.weight": sd[p + "attention.wo.weight"],
+            m + "mlp.gate_proj.weight": sd[p + "feed_forward.w1.weight"],
+            m + "mlp.up_proj.weight": sd[p + "feed_forward.w3.weight"],
+            m + "mlp.down_proj.weight": sd[p + "feed_forward.w2.weight"],
+            m + "input_layernorm.weight": sd[p + "attention_norm.weight"],
+            m + "post_attention_layernorm.weight": sd[p + "ffn_norm.weight"],
+        }
+    model = LlamaForCausalLM(config)
+    missing, unexpected = model.load_state_dict(hf, strict=False)
+    if unexpected or set(missing) - {"lm_head.weight"}:
+        raise RuntimeError(
+            f"transformers baseline: weights did not map (missing {missing}, unexpected {unexpected})"
+        )
+    return model.to(device=device, dtype=dtype).eval()
+
+
+def _time_transformers(model, prompt: list[int], new_tokens: int, repeats: int) -> dict[str, Any]:
+    device = next(model.parameters()).device
+    ids = torch.tensor([prompt], device=device)
+    mask = torch.ones_like(ids)
+    common = dict(attention_mask=mask, do_sample=False, pad_token_id=0)
+    with torch.inference_mode():
+        model.generate(ids, max_new_tokens=2, min_new_tokens=2, **common)  # warm-up
+        prefill, total, out = [], [], None
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model.generate(ids, max_new_tokens=1, min_new_tokens=1, **common)
+            prefill.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            out = model.generate(ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **common)
+            total.append(time.perf_counter() - start)
+    best_prefill, best_total = min(prefill), min(total)
+    decode_s = max(best_total - best_prefill, 1e-9)
+    return {
+        "prefill_tok_s": len(prompt) / best_prefill,
+        "decode_tok_s": (new_tokens - 1) / decode_s,
+        "decode_tok_s_runs": [round((new_tokens - 1) / max(t - best_prefill, 1e-9), 2) for t in total],
+        "tokens": out[0, len(prompt) :].tolist(),
+    }
+
+
+def _time_engine(engine, prompt: list[int], new_tokens: int, repeats: int) -> dict[str, Any]:
+    from .sampling import SamplingParams
+
+    params = SamplingParams(max_tokens=new_tokens, stop_token_ids=())
+    engine.stop_ids = frozenset()  # time the whole budget: no early stop on an end-of-turn token
+    engine.generate([prompt], SamplingParams(max_tokens=4))  # warm-up
+    runs = [engine.generate([prompt], params)[0] for _ in range(repeats)]
+    best = max(runs, key=lambda c: c.tokens_per_s)
+    return {
+        "prefill_tok_s": len(prompt) / min(c.prefill_s for c in runs),
+        "decode_tok_s": best.tokens_per_s,
+        "decode_tok_s_runs": [round(c.tokens_per_s, 2) for c in runs],
+        "tokens": best.tokens,
+    }
+
+
+def _time_llama_cpp(gguf_path: str, prompt_text: str, new_tokens: int, threads: int) -> dict[str, Any]:
+    try:
+        import llama_cpp  # type: ignore[import-not-found]
+    except ImportError:
+        return {
+            "skipped": "llama-cpp-python is not installed (pip install llama-cpp-python builds from source)"
+        }
+    llm = llama_cpp.Llama(model_path=gguf_path, n_threads=threads, n_ctx=1024, verbose=False)
+    llm(prompt_text, max_tokens=4, temperature=0.0)
+    start = time.perf_counter()
+    out = llm(prompt_text, max_tokens=new_tokens, temperature=0.0, ignore_eos=True)
+    total = time.perf_counter() - start
+    n = out["usage"]["completion_tokens"]
+    return {"decode_tok_s_incl_prefill": n / total, "completion_tokens": n, "threads": threads}
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def run_engine_benchmark(
+    model: str = "smollm2-135m-instruct",
+    *,
+    quantization: str | None = None,
+    dtype: torch.dtype = torch.bfloat16,
+    device: str = "cpu",
+    new_tokens: int = 128,
+    prompt_tokens: int = 128,
+    repeats: int = 3,
+    threads: int | None = None,
+    compile: bool = False,
+    baseline: bool = True,
+) -> dict[str, Any]:
+    """Run the whole comparison and return a JSON-able report (see the module docstring)."""
+    from .checkpoint import read_checkpoint
+    from .engine import Engine
+
+    if threads:
+        torch.set_num_threads(threads)
+    start = time.perf_counter()
+    checkpoint = read_checkpoint(model)
+    read_s = time.perf_counter() - start
+    tokenizer = checkpoint.tokenizer
+    ids = tokenizer.encode(PROMPT_TEXT * 8, bos=True, eos=False, allow_special=False)[:prompt_tokens]
+    max_seq_len = len(ids) + new_tokens + 8
+
+    rss_before = _rss_mb()
+    start = time.perf_counter()
+    engine = Engine.from_checkpoint(
+        checkpoint,
+        device=device,
+        dtype=dtype,
+        quantization=quantization,
+        max_seq_len=max_seq_len,
+        max_batch_size=1,
+        compile=compile,
+    )
+    build_s = time.perf_counter() - start
+    ours = _time_engine(engine, ids, new_tokens, repeats)
+    ours |= {
+        "weight_bytes": engine.weight_bytes,
+        "decode_bytes_per_token": engine.decode_bytes_per_token,
+        "kv_cache_bytes": engine.kv_cache_bytes,
+        "rss_growth_mb": round(_rss_mb() - rss_before, 1),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "build_s": round(build_s, 2),
+    }
+    if device == "cuda":
+        ours["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / (1 << 20), 1)
+
+    bandwidth = copy_bandwidth(device)
+    roofline = bandwidth / ours["decode_bytes_per_token"]
+    report: dict[str, Any] = {
+        "model": model,
+        "checkpoint": str(checkpoint.path),
+        "format": checkpoint.format,
+        "device": device,
+        "dtype": str(dtype).removeprefix("torch."),
+        "quantization": quantization,
+        "compile": compile,
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "prompt_tokens": len(ids),
+        "new_tokens": new_tokens,
+        "read_checkpoint_s": round(read_s, 2),
+        "engine": ours,
+        "roofline": {
+            "copy_bandwidth_gb_s": round(bandwidth / 1e9, 2),
+            "bytes_per_token": ours["decode_bytes_per_token"],
+            "decode_tok_s_bound": round(roofline, 1),
+        },
+    }
+    ratios: dict[str, float] = {"decode_vs_roofline": round(ours["decode_tok_s"] / roofline, 3)}
+    del engine
+    if baseline:
+        rss_before = _rss_mb()
+        hf_model = transformers_model(checkpoint, dtype, device)
+        theirs = _time_transformers(hf_model, ids, new_tokens, repeats)
+        theirs["rss_growth_mb"] = round(_rss_mb() - rss_before, 1)
+        theirs["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        theirs["dtype"] = str(dtype).removeprefix("torch.")
+        report["transformers"] = theirs
+        ratios["decode_vs_transformers"] = round(ours["decode_tok_s"] / theirs["decode_tok_s"], 2)
+        ratios["prefill_vs_transformers"] = round(ours["prefill_tok_s"] / theirs["prefill_tok_s"], 2)
+        report["greedy_tokens_equal_to_transformers"] = _common_prefix(ours["tokens"], theirs["tokens"])
+        del theirs["tokens"]
+        del hf_model
+    del ours["tokens"]
+    if checkpoint.format == "gguf":
+        report["llama_cpp"] = _time_llama_cpp(
+            str(checkpoint.path), tokenizer.decode(ids[1:]), new_tokens, torch.get_num_threads()
+        )
+    report["ratios"] = ratios
+    report["note"] = (
+        "wall-clock figures from a machine that may be running other work: compare the ratios, "
+        "both sides were measured in this run"
+    )
+    report["load_average_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    return report
