@@ -237,8 +237,10 @@ def _bwrap_command(
         argv += ["--ro-bind", path, path]
     argv += ["--ro-bind", worker_source(), WORKER_IN_SANDBOX]
     argv += ["--proc", "/proc", "--dev", "/dev"]
+    argv += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm"]  # else unbounded
     argv += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
     argv += ["--perms", "0700", "--size", str(limits.workdir_bytes), "--tmpfs", WORKDIR]
+    argv += ["--remount-ro", "/"]  # the sandbox's own root tmpfs (/etc, /opt...) is read-only too
     argv += ["--chdir", WORKDIR, "--uid", str(uid), "--gid", str(uid), "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
@@ -293,15 +295,15 @@ def _unshare_script(
         "mount -o remount,ro $R",
         "hostname sandbox",
     ]
+    if not network:  # a fresh network namespace starts with loopback down (bubblewrap brings it up)
+        lines.append("if command -v ip >/dev/null 2>&1; then ip link set lo up; fi")
     drop = _drop_privileges(uid) if root else [
         shutil.which("setpriv") or "setpriv", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
     ]  # fmt: skip
     env_args = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items())]
     lines.append(f"cd $R{WORKDIR}")
-    lines.append(
-        "exec chroot $R /bin/sh -c "
-        + q("cd " + WORKDIR + " && exec " + shlex.join([*drop, *env_args, *command]))
-    )
+    # the shell stays PID 1 of the namespace (it reaps orphans); the worker runs as its child
+    lines.append("exec chroot $R /bin/sh -c " + q(f"cd {WORKDIR} && " + shlex.join([*drop, *env_args, *command])))
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,453 @@
+"""The hostile battery: programs a model (or a prompt injection) might write to escape or to hurt the
+host. Each runs on every sandbox backend available (bubblewrap and the unshare fallback); each test
+checks the concrete containment AND that the next call of the same interpreter still works."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from llamasys.tools.code_interpreter import CodeInterpreter, InterpreterError
+from llamasys.tools.sandbox import worker_source
+
+OK_ONE = "completed\n[stdout]\n1\n[/stdout]"
+
+
+async def assert_still_works(interpreter: CodeInterpreter) -> None:
+    result = await interpreter.run(code="print(1)")
+    assert result.content == OK_ONE, result.content
+
+
+def attempt(body: str) -> str:
+    """Wrap `body` so that success prints ESCAPED and an exception prints BLOCKED <type>."""
+    indented = "\n".join("    " + line for line in body.strip().splitlines())
+    return f"try:\n{indented}\n    print('ESCAPED')\nexcept BaseException as e:\n    print('BLOCKED', type(e).__name__, e)\n"
+
+
+# a detached grandchild whose command line carries the session tag, to find it on the host
+SLEEPER = (
+    "import subprocess, sys\n"
+    "subprocess.Popen([sys.executable, '-c', 'import os, time; os.setsid(); os.fork(); time.sleep(600)', "
+    "'llamasys-session={session}'], start_new_session=True)"
+)
+
+
+def tagged_processes(session_id: str) -> list[int]:
+    """Host processes whose command line carries this interpreter's session tag."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if f"llamasys-session={session_id}".encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+async def blocked(interpreter: CodeInterpreter, body: str) -> str:
+    result = await interpreter.run(code=attempt(body))
+    assert "BLOCKED" in result.content and "ESCAPED" not in result.content, result.content
+    return result.content
+
+
+# -- network -------------------------------------------------------------------------------------
+
+
+async def test_tcp_connect_to_host_loopback_service(backend, make_interpreter):
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    try:
+        interpreter = make_interpreter(backend)
+        out = await blocked(
+            interpreter, f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)"
+        )
+        assert "ConnectionRefusedError" in out  # the sandbox's loopback is its own
+        with pytest.raises(TimeoutError):
+            server.accept()  # nothing reached the host's service
+        await assert_still_works(interpreter)
+    finally:
+        server.close()
+
+
+async def test_tcp_connect_to_the_internet(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    out = await blocked(interpreter, "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=2)")
+    assert "Network is unreachable" in out
+    out = await blocked(
+        interpreter, "import socket\nprint([n for n in socket.if_nameindex()])\nassert False, 'see interfaces'"
+    )
+    assert "'lo'" in out and "eth" not in out  # only loopback exists
+    await assert_still_works(interpreter)
+
+
+async def test_dns_resolution(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    out = await blocked(interpreter, "import socket\nsocket.getaddrinfo('example.com', 443)")
+    assert "gaierror" in out
+    await assert_still_works(interpreter)
+
+
+async def test_abstract_unix_socket_of_the_host(backend, make_interpreter):
+    name = f"\0llamasys-test-{uuid.uuid4().hex}"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(name)
+    server.listen()
+    try:
+        interpreter = make_interpreter(backend)
+        out = await blocked(
+            interpreter,
+            f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect({name!r})",
+        )
+        assert "ConnectionRefusedError" in out
+        await assert_still_works(interpreter)
+    finally:
+        server.close()
+
+
+# -- reading what is not ours --------------------------------------------------------------------
+
+
+async def test_read_etc_shadow(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    out = await blocked(interpreter, "print(open('/etc/shadow').read())")
+    assert "root:" not in out
+    await assert_still_works(interpreter)
+
+
+async def test_read_host_home(backend, make_interpreter):
+    home = Path.home()
+    secret = home / f".llamasys-test-secret-{uuid.uuid4().hex}"
+    token = uuid.uuid4().hex
+    secret.write_text(token)
+    try:
+        interpreter = make_interpreter(backend)
+        out = await blocked(interpreter, f"print(open({str(secret)!r}).read())")
+        assert token not in out
+        listing = await interpreter.run(code=f"import os\nprint(sorted(os.listdir({str(home)!r})))")
+        assert secret.name not in listing.content
+        await assert_still_works(interpreter)
+    finally:
+        secret.unlink()
+
+
+async def test_read_another_sessions_files(backend, make_interpreter):
+    token = uuid.uuid4().hex
+    alice = make_interpreter(backend)
+    bob = make_interpreter(backend)
+    await alice.run(code=f"open('secret.txt', 'w').write({token!r})")
+    out = await blocked(bob, "print(open('/workspace/secret.txt').read())")
+    assert token not in out
+    hunt = await bob.run(
+        code="import os\nfor root, dirs, files in os.walk('/'):\n"
+        "    dirs[:] = [d for d in dirs if root != '/' or d not in ('proc', 'usr', 'sys')]\n"
+        "    if 'secret.txt' in files: print('FOUND', root)"
+    )
+    assert "FOUND" not in hunt.content
+    assert (await alice.download("secret.txt")).decode() == token
+    await assert_still_works(bob)
+
+
+async def test_read_parent_environ_and_host_secrets(backend, make_interpreter, monkeypatch):
+    secret = "sk-llamasys-fake-" + uuid.uuid4().hex
+    monkeypatch.setenv("LLAMASYS_FAKE_API_KEY", secret)
+    interpreter = make_interpreter(backend)
+    out = await blocked(interpreter, f"print(open('/proc/{os.getpid()}/environ').read())")
+    assert "FileNotFoundError" in out  # the host's processes are not visible
+    result = await interpreter.run(
+        code="import os, glob\nprint(dict(os.environ))\n"
+        "for p in glob.glob('/proc/*/environ'):\n"
+        "    try: print(p, open(p, 'rb').read())\n"
+        "    except OSError as e: print(p, e)\n"
+    )
+    assert "LLAMASYS_FAKE_API_KEY" not in result.content and secret not in result.content
+    assert "/workspace" in result.content  # the output is real: HOME is there
+    await assert_still_works(interpreter)
+
+
+async def test_project_sources_and_removed_modules(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    project = str(Path(__file__).resolve().parents[2])
+    out = await blocked(
+        interpreter, f"import sys\nsys.path.insert(0, {project!r})\nimport llamasys.tools.base"
+    )
+    assert "ModuleNotFoundError" in out
+    await blocked(interpreter, f"open({project + '/pyproject.toml'!r}).read()")
+    await assert_still_works(interpreter)
+
+
+async def test_devices(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    for device in ("/dev/sda", "/dev/vda", "/dev/mem", "/dev/kmsg", "/dev/port"):
+        out = await blocked(interpreter, f"open({device!r}, 'rb').read(16)")
+        assert "FileNotFoundError" in out or "PermissionError" in out
+    await assert_still_works(interpreter)
+
+
+# -- writing where we should not -----------------------------------------------------------------
+
+
+async def test_write_outside_the_working_directory(backend, make_interpreter):
+    worker = Path(worker_source())
+    before = hashlib.sha256(worker.read_bytes()).hexdigest()
+    interpreter = make_interpreter(backend)
+    for target in ("/usr/evil", "/etc/evil", "/evil", "/opt/llamasys/interpreter_worker.py", str(worker)):
+        out = await blocked(interpreter, f"open({target!r}, 'w').write('pwned')")
+        assert "OSError" in out or "PermissionError" in out or "FileNotFoundError" in out, out
+    assert hashlib.sha256(worker.read_bytes()).hexdigest() == before
+    assert not any(Path(p).exists() for p in ("/usr/evil", "/etc/evil", "/evil"))
+    await assert_still_works(interpreter)
+
+
+async def test_private_tmp(backend, make_interpreter):
+    name = f"llamasys-test-{uuid.uuid4().hex}"
+    interpreter = make_interpreter(backend)
+    result = await interpreter.run(code=f"open('/tmp/{name}', 'w').write('x'); print('written')")
+    assert "written" in result.content
+    assert not Path("/tmp", name).exists()
+    await assert_still_works(interpreter)
+
+
+async def test_symlink_escape(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    home_file = str(Path.home() / ".bashrc")
+    out = await interpreter.run(
+        code=f"import os\nos.symlink('/etc/shadow', 'shadow')\nos.symlink({home_file!r}, 'rc')\n"
+        "os.symlink('/', 'root')\nprint('links made')"
+    )
+    assert "links made" in out.content
+    await blocked(interpreter, "print(open('shadow').read())")
+    for name in ("shadow", "rc", "root/etc/shadow"):
+        with pytest.raises(InterpreterError):
+            await interpreter.download(name)  # resolved inside the sandbox, and refused
+    await assert_still_works(interpreter)
+
+
+async def test_dotdot_escape(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    await blocked(interpreter, "print(open('../../../../../../etc/shadow').read())")
+    for name in ("../etc/passwd", "/etc/passwd", "a/../../x"):
+        with pytest.raises(InterpreterError, match="invalid file name"):
+            await interpreter.download(name)
+        with pytest.raises(InterpreterError, match="invalid file name"):
+            await interpreter.upload(name, b"x")
+    await assert_still_works(interpreter)
+
+
+# -- resources -----------------------------------------------------------------------------------
+
+
+async def test_fork_bomb(backend, make_interpreter):
+    interpreter = make_interpreter(backend, max_processes=24)
+    result = await interpreter.run(
+        code="import os, time\npids = []\ntry:\n    for _ in range(5000):\n        pid = os.fork()\n"
+        "        if pid == 0:\n            time.sleep(60)\n            os._exit(0)\n        pids.append(pid)\n"
+        "except OSError as e:\n    print('BLOCKED after', len(pids), type(e).__name__)\n"
+    )
+    assert "BLOCKED after" in result.content, result.content
+    assert int(result.content.split("BLOCKED after ")[1].split()[0]) < 24
+    await assert_still_works(interpreter)
+
+
+@pytest.mark.slow
+async def test_recursive_fork_bomb(backend, make_interpreter):
+    interpreter = make_interpreter(backend, max_processes=24, wall_timeout_s=3)
+    session = interpreter.session_id
+    result = await interpreter.run(
+        code="import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    )
+    assert result.content.startswith("timeout")
+    assert tagged_processes(session) == []  # every forked process died with the sandbox
+    await assert_still_works(interpreter)
+
+
+async def test_memory_bomb(backend, make_interpreter):
+    interpreter = make_interpreter(backend, memory_bytes=512 << 20)
+    result = await interpreter.run(code="blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))")
+    assert result.content.startswith("failed") and "MemoryError" in result.content
+    result = await interpreter.run(code="x = bytearray(8 << 30)")
+    assert "MemoryError" in result.content
+    await assert_still_works(interpreter)
+
+
+async def test_cpu_spin_is_stopped_by_the_cpu_budget(backend, make_interpreter):
+    interpreter = make_interpreter(backend, cpu_seconds=1, wall_timeout_s=20)
+    await interpreter.run(code="kept = 'state'")
+    result = await interpreter.run(code="while True:\n    pass")
+    assert result.content.startswith("failed") and "CPUTimeExceeded" in result.content
+    assert (await interpreter.run(code="print(kept)")).content == "completed\n[stdout]\nstate\n[/stdout]"
+    await assert_still_works(interpreter)
+
+
+async def test_cpu_spin_ignoring_sigxcpu_hits_the_wall_clock(backend, make_interpreter):
+    interpreter = make_interpreter(backend, cpu_seconds=1, wall_timeout_s=2.5)
+    result = await interpreter.run(
+        code="import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True:\n    pass"
+    )
+    assert result.content.startswith("timeout") and "state" in result.content
+    assert result.metadata["state_lost"] is True
+    await assert_still_works(interpreter)
+
+
+async def test_sleep_past_the_timeout(backend, make_interpreter):
+    interpreter = make_interpreter(backend, wall_timeout_s=1.5)
+    session = interpreter.session_id
+    await interpreter.run(code="x = 42")
+    result = await interpreter.run(code=f"{SLEEPER.format(session=session)}\nimport time\ntime.sleep(600)")
+    assert result.content.startswith("timeout\n[stderr]\n") and "1.5 s wall-clock limit" in result.content
+    assert tagged_processes(session) == []  # the worker and its child are gone
+    lost = await interpreter.run(code="print(x)")
+    assert "NameError" in lost.content  # a fresh worker: the state is gone, as the result said
+    await assert_still_works(interpreter)
+
+
+async def test_gigabytes_of_output(backend, make_interpreter):
+    interpreter = make_interpreter(backend, max_output_chars=2000, wall_timeout_s=30)
+    result = await interpreter.run(
+        code="import sys, os\nchunk = 'y' * (1 << 20)\nfor _ in range(2048):\n    sys.stdout.write(chunk)\n"
+        "try:\n    for _ in range(256):\n        os.write(1, b'z' * (1 << 20))\nexcept OSError as e:\n"
+        "    print('fd output stopped:', e)\n"
+    )
+    assert result.content.startswith("completed")
+    assert len(result.content) < 3 * 2000 + 1000
+    assert "characters of output truncated" in result.content
+    assert "File too large" in result.content or "No space left" in result.content
+    await assert_still_works(interpreter)
+
+
+async def test_filling_the_disk(backend, make_interpreter):
+    interpreter = make_interpreter(backend, max_file_bytes=16 << 20, workdir_bytes=48 << 20)
+    out = await blocked(
+        interpreter, "with open('big', 'wb') as f:\n    while True:\n        f.write(bytes(1 << 20))"
+    )
+    assert "File too large" in out
+    out = await blocked(
+        interpreter,
+        "for i in range(100):\n    with open(f'part{i}', 'wb') as f:\n        for _ in range(15):\n"
+        "            f.write(bytes(1 << 20))",
+    )
+    assert "No space left" in out
+    for where in ("/tmp", "/dev/shm"):
+        out = await blocked(
+            interpreter,
+            f"for i in range(100):\n    with open('{where}/f%d' % i, 'wb') as f:\n        for _ in range(15):\n"
+            "            f.write(bytes(1 << 20))",
+        )
+        assert "No space left" in out
+    await assert_still_works(interpreter)
+
+
+async def test_raising_own_limits(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    for name in ("RLIMIT_NPROC", "RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE"):
+        out = await blocked(
+            interpreter, f"import resource\nresource.setrlimit(resource.{name}, (resource.RLIM_INFINITY,) * 2)"
+        )
+        assert "ValueError" in out or "PermissionError" in out
+    await assert_still_works(interpreter)
+
+
+# -- processes and privileges --------------------------------------------------------------------
+
+
+async def test_killing_the_parent_and_everyone(backend, make_interpreter):
+    # a host process of the very uid the sandbox runs as: still out of reach
+    bystander = subprocess.Popen(["sleep", "60"], user=65534 if os.geteuid() == 0 else None)
+    try:
+        interpreter = make_interpreter(backend)
+        await interpreter.run(code=attempt(f"import os\nos.kill({os.getpid()}, 9)"))
+        await interpreter.run(code=attempt(f"import os\nos.kill({bystander.pid}, 9)"))
+        await interpreter.run(code=attempt("import os\nos.kill(os.getppid(), 9)"))
+        await interpreter.run(code="import os\nos.kill(-1, 9)")
+        await interpreter.run(code="import subprocess\nsubprocess.run(['kill', '-9', '-1'])")
+        await asyncio.sleep(0.2)
+        assert bystander.poll() is None  # alive; and so are we
+        await assert_still_works(interpreter)
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+async def test_setuid_root(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    out = await blocked(interpreter, "import os\nos.setuid(0)")
+    assert "PermissionError" in out or "Invalid argument" in out  # EINVAL: uid 0 is not even mapped
+    await blocked(interpreter, "import os\nos.setgroups([0])")
+    uid = await interpreter.run(code="import os\nprint(os.getuid(), os.geteuid())")
+    assert uid.content == "completed\n[stdout]\n65534 65534\n[/stdout]"
+    await assert_still_works(interpreter)
+
+
+async def test_spawning_a_shell(backend, make_interpreter, monkeypatch):
+    monkeypatch.setenv("LLAMASYS_FAKE_TOKEN", "tok-should-not-leak")
+    interpreter = make_interpreter(backend)
+    result = await interpreter.run(
+        code="import subprocess\nprint(subprocess.run(['/bin/sh', '-c', 'id -u; env; cat /etc/shadow; ls /root; "
+        "echo done'], capture_output=True, text=True))"
+    )
+    assert "65534" in result.content and "done" in result.content
+    assert "tok-should-not-leak" not in result.content and "root:" not in result.content
+    await assert_still_works(interpreter)
+
+
+async def test_ptrace_and_mount_and_namespaces(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    libc = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+    check = "\nif rc != 0: raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))"
+    await blocked(interpreter, libc + f"rc = libc.ptrace(16, {os.getpid()}, 0, 0)" + check)  # PTRACE_ATTACH
+    await blocked(interpreter, libc + "rc = libc.mount(b'none', b'/mnt', b'tmpfs', 0, None)" + check)
+    await blocked(interpreter, libc + "rc = libc.unshare(0x10000000)" + check)  # CLONE_NEWUSER
+    await blocked(interpreter, libc + "rc = libc.unshare(0x00020000)" + check)  # CLONE_NEWNS
+    await blocked(interpreter, libc + "rc = libc.sethostname(b'evil', 4)" + check)
+    await blocked(interpreter, libc + "rc = libc.chroot(b'/tmp')" + check)
+    await blocked(interpreter, "import subprocess\nsubprocess.run(['mount', '-t', 'tmpfs', 'x', '/mnt'], check=True)")
+    await assert_still_works(interpreter)
+
+
+async def test_ctypes_segfault_crashes_only_the_worker(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    await interpreter.run(code="kept = 1")
+    result = await interpreter.run(code="import ctypes\nctypes.string_at(0)")
+    assert result.content.startswith("failed") and "SIGSEGV" in result.content
+    assert result.metadata["state_lost"] is True
+    await assert_still_works(interpreter)
+
+
+async def test_terminal_injection(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    out = await blocked(
+        interpreter,
+        "import fcntl, termios\nfd = open('/dev/tty', 'wb')\nfcntl.ioctl(fd, termios.TIOCSTI, b'x')",
+    )
+    assert "OSError" in out or "No such device" in out
+    await assert_still_works(interpreter)
+
+
+async def test_hijacking_the_protocol_pipe(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    result = await interpreter.run(
+        code="import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'\\xff\\xff\\xff\\xf0garbage')\n"
+        "    except OSError:\n        pass\n"
+    )
+    assert result.content.startswith("failed") and result.metadata["state_lost"] is True
+    await assert_still_works(interpreter)
+
+
+async def test_background_process_dies_with_the_session(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    session = interpreter.session_id
+    await interpreter.run(code=SLEEPER.format(session=session))
+    await interpreter.run(code="import time\ntime.sleep(0.3)")
+    assert len(tagged_processes(session)) >= 3  # the worker, the sleeper and the sleeper's own child
+    await assert_still_works(interpreter)
+    await interpreter.close()
+    await asyncio.sleep(0.2)
+    assert tagged_processes(session) == []
