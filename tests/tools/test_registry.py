@@ -2,6 +2,7 @@
 package metadata (a `.dist-info` folder with `entry_points.txt` on sys.path, read by importlib.metadata)."""
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -236,8 +237,9 @@ async def test_discovered_tools_run(tmp_path, monkeypatch):
 def test_the_sample_weather_plugin_is_found_through_its_entry_point(tmp_path, monkeypatch):
     entry = _entry_point_of_sample()
     _install_dist_info(tmp_path, "llamasys-weather", {"weather": entry}, {})
-    monkeypatch.syspath_prepend(str(WEATHER_PLUGIN))
+    shutil.copytree(WEATHER_PLUGIN / "llamasys_weather", tmp_path / "llamasys_weather")
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "llamasys_weather", raising=False)
     registry = ToolRegistry()
     report = registry.discover()
     assert report.failures == []
@@ -260,6 +262,10 @@ def test_pip_installed_sample_plugin_is_discovered(tmp_path):
     """`pip install` the sample distribution (offline, no build isolation) into a target folder, then
     discover it in a fresh interpreter that has that folder on its path."""
     target = tmp_path / "site"
+    source = tmp_path / "weather_plugin"  # pip builds in place: keep the repository's copy clean
+    shutil.copytree(
+        WEATHER_PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
     install = subprocess.run(
         [
             sys.executable,
@@ -272,7 +278,7 @@ def test_pip_installed_sample_plugin_is_discovered(tmp_path):
             "--no-index",
             "--target",
             str(target),
-            str(WEATHER_PLUGIN),
+            str(source),
         ],
         capture_output=True,
         text=True,
