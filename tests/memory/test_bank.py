@@ -176,6 +176,19 @@ def test_filters_by_bank_and_document(hashing_store: MemoryStore) -> None:
         assert a.search("otters", mode=mode, document_ids=[]) == []
 
 
+def test_bank_filter_is_exact_for_any_bank_name(hashing_store: MemoryStore) -> None:
+    # names whose UTF-8 bytes end in 0xED or read like English suffixes once hex-encoded: the FTS filter
+    # keys must stay distinct (no stemming), and long or odd names must work as filters
+    names = ["notes", "notes\ud000", "Ünïcode bänk / ümlauts: \"quoted\" OR NEAR(x)", "x" * 200, "sed", "s"]
+    for i, name in enumerate(names):
+        hashing_store.create_bank(name).add_text(f"Shared walrus text, copy number {i}.", title=f"doc {i}")
+    for i, name in enumerate(names):
+        hits = hashing_store.search("walrus copy", banks=[name], mode="keyword", k=10)
+        assert [h.title for h in hits] == [f"doc {i}"], name
+    both = hashing_store.search("walrus", banks=names[:2], mode="keyword", k=10)
+    assert sorted(h.title for h in both) == ["doc 0", "doc 1"]
+
+
 def test_keyword_queries_with_fts_syntax_cannot_break_search(hashing_store: MemoryStore) -> None:
     bank = hashing_store.create_bank("fts")
     bank.add_text('He said "hello" -- then NEAR(the door) AND ran: text* OR {col}: ^start', title="syntax")

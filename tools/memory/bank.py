@@ -174,9 +174,12 @@ class MemoryStore:
         mode: SearchMode = "hybrid",
         document_ids: Iterable[str] | None = None,
         candidates: int | None = None,
+        query_vector: np.ndarray | None = None,
     ) -> list[SearchHit]:
         """The `k` best chunks for `query` in `banks`: by cosine ("vector"), full text ("keyword") or both
-        fused with reciprocal rank fusion ("hybrid", the default). `document_ids` restricts the search."""
+        fused with reciprocal rank fusion ("hybrid", the default). `document_ids` restricts the search;
+        `candidates` is how deep each list is read before fusion (default max(4k, 20)); `query_vector`
+        is the query's embedding when you already have it (it must come from this store's embedder)."""
         banks = list(dict.fromkeys(banks))
         if not banks:
             raise MemoryBankError("search needs at least one bank name")
@@ -195,27 +198,11 @@ class MemoryStore:
             for row in rows:
                 embedder = self._check_embedder(row)
             assert embedder is not None
-            vector = embedder.embed([query])[0]
+            vector = embedder.embed([query])[0] if query_vector is None else query_vector
             vector_list = self.sql.vector_search(vector, banks=banks, limit=depth, document_ids=docs)
         if mode in ("keyword", "hybrid"):
             keyword_list = self.sql.keyword_search(query, banks=banks, limit=depth, document_ids=docs)
         return self._hits(mode, vector_list, keyword_list, k)
-
-    def search_by_vector(
-        self,
-        vector: np.ndarray,
-        *,
-        banks: Iterable[str],
-        k: int = 5,
-        document_ids: Iterable[str] | None = None,
-    ) -> list[SearchHit]:
-        """Vector search with a query vector you already have (skips the embedder)."""
-        banks = list(banks)
-        for name in banks:
-            self._bank_row(name)
-        docs = list(document_ids) if document_ids is not None else None
-        found = self.sql.vector_search(vector, banks=banks, limit=k, document_ids=docs)
-        return self._hits("vector", found, [], k)
 
     def _hits(
         self,
@@ -449,16 +436,7 @@ class MemoryBank:
                     )
                     bar.update(1)
                     continue
-                existing = self.store.sql.existing_hashes(self.name, [digest]).get(digest)
-                if existing is not None:
-                    report.duplicates.append(
-                        DuplicateDocument(
-                            source=doc.source, existing_id=existing["id"], existing_source=existing["source"]
-                        )
-                    )
-                    bar.update(1)
-                    continue
-                seen[digest] = doc.source
+                seen[digest] = doc.source  # duplicates of documents already in the bank: see _store_batch
                 started = time.perf_counter()
                 chunks = chunk_text(doc.text, embedder.token_spans, config)
                 report.timings.chunking_s += time.perf_counter() - started
@@ -491,7 +469,21 @@ class MemoryBank:
         metadata: dict[str, Any] | None,
         report: IngestReport,
     ) -> None:
+        existing = self.store.sql.existing_hashes(self.name, [digest for _, digest, _ in pending])
+        if existing:
+            for doc, digest, _ in pending:
+                if digest in existing:
+                    report.duplicates.append(
+                        DuplicateDocument(
+                            source=doc.source,
+                            existing_id=existing[digest]["id"],
+                            existing_source=existing[digest]["source"],
+                        )
+                    )
+            pending = [item for item in pending if item[1] not in existing]
         texts = [chunk.text for _, _, chunks in pending for chunk in chunks]
+        if not texts:
+            return
         started = time.perf_counter()
         vectors = embedder.embed(texts)
         report.timings.embedding_s += time.perf_counter() - started

@@ -145,6 +145,11 @@ def build_tables(dialect: str, *, pgvector: bool) -> Tables:
         Index("ix_memory_chunks_bank", "bank"),
         Index("ix_memory_chunks_document", "document_id"),
     ]
+    if dialect == "sqlite":  # the FTS5 filter keys (see _FTS_DDL), computed by SQLite itself
+        chunk_columns.append(Column("fts_bank", Text, Computed(_fts_key_sql("k", "bank"), persisted=False)))
+        chunk_columns.append(
+            Column("fts_document", Text, Computed(_fts_key_sql("d", "document_id"), persisted=False))
+        )
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import TSVECTOR
 
@@ -158,16 +163,37 @@ def build_tables(dialect: str, *, pgvector: bool) -> Tables:
     return Tables(metadata, banks, documents, chunks)
 
 
+# The FTS5 index also holds the chunk's bank and document as one token each ("filter keys"), so a bank or
+# document filter is part of the MATCH and runs inside FTS5 instead of a join per matching row (2x faster
+# at 10k chunks). A key is the hex of the name with A-F spelled b c d f g h: no vowels, so the porter
+# stemmer leaves it whole and two names can never stem to the same key.
+_HEX_TO_KEY = str.maketrans("ABCDEF", "bcdfgh")
+
+
+def fts_key(prefix: str, value: str) -> str:
+    return prefix + value.encode("utf-8").hex().upper().translate(_HEX_TO_KEY)
+
+
+def _fts_key_sql(prefix: str, column: str) -> str:
+    expression = f"hex({column})"
+    for hex_digit, letter in zip("ABCDEF", "bcdfgh", strict=True):
+        expression = f"replace({expression}, '{hex_digit}', '{letter}')"
+    return f"'{prefix}' || {expression}"
+
+
+_FTS_COLUMNS = "text, fts_bank, fts_document"
 _FTS_DDL = [
-    "CREATE VIRTUAL TABLE IF NOT EXISTS memory_chunks_fts USING fts5("
-    "text, content='memory_chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS memory_chunks_fts USING fts5({_FTS_COLUMNS}, content='memory_chunks', "
+    "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
     "CREATE TRIGGER IF NOT EXISTS memory_chunks_fts_insert AFTER INSERT ON memory_chunks BEGIN "
-    "INSERT INTO memory_chunks_fts(rowid, text) VALUES (new.id, new.text); END",
+    f"INSERT INTO memory_chunks_fts(rowid, {_FTS_COLUMNS}) VALUES (new.id, new.text, new.fts_bank, new.fts_document); END",
     "CREATE TRIGGER IF NOT EXISTS memory_chunks_fts_delete AFTER DELETE ON memory_chunks BEGIN "
-    "INSERT INTO memory_chunks_fts(memory_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
-    "CREATE TRIGGER IF NOT EXISTS memory_chunks_fts_update AFTER UPDATE OF text ON memory_chunks BEGIN "
-    "INSERT INTO memory_chunks_fts(memory_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); "
-    "INSERT INTO memory_chunks_fts(rowid, text) VALUES (new.id, new.text); END",
+    f"INSERT INTO memory_chunks_fts(memory_chunks_fts, rowid, {_FTS_COLUMNS}) "
+    "VALUES ('delete', old.id, old.text, old.fts_bank, old.fts_document); END",
+    "CREATE TRIGGER IF NOT EXISTS memory_chunks_fts_update AFTER UPDATE ON memory_chunks BEGIN "
+    f"INSERT INTO memory_chunks_fts(memory_chunks_fts, rowid, {_FTS_COLUMNS}) "
+    "VALUES ('delete', old.id, old.text, old.fts_bank, old.fts_document); "
+    f"INSERT INTO memory_chunks_fts(rowid, {_FTS_COLUMNS}) VALUES (new.id, new.text, new.fts_bank, new.fts_document); END",
 ]
 
 
@@ -380,31 +406,33 @@ class SqlStore:
         terms = keyword_terms(query)
         if not terms or not banks:
             return []
-        params: dict[str, Any] = {"banks": banks, "limit": limit}
-        doc_filter = ""
-        if document_ids is not None:
-            if not document_ids:
-                return []
-            doc_filter = " AND c.document_id IN :docs"
-            params["docs"] = document_ids
+        if document_ids is not None and not document_ids:
+            return []
         if self.dialect == "sqlite":
-            params["q"] = " OR ".join(f'"{term}"' for term in terms)
-            sql = (
-                "SELECT c.id AS id, -bm25(memory_chunks_fts) AS score FROM memory_chunks_fts "
-                "JOIN memory_chunks c ON c.id = memory_chunks_fts.rowid "
-                f"WHERE memory_chunks_fts MATCH :q AND c.bank IN :banks{doc_filter} "
-                "ORDER BY bm25(memory_chunks_fts) LIMIT :limit"
+            # Every term is quoted (letters and digits only, see keyword_terms), so the query is pure data.
+            match = "text : (" + " OR ".join(f'"{term}"' for term in terms) + ")"
+            match += " AND fts_bank : (" + " OR ".join(f'"{fts_key("k", b)}"' for b in banks) + ")"
+            if document_ids is not None:
+                match += (
+                    " AND fts_document : (" + " OR ".join(f'"{fts_key("d", d)}"' for d in document_ids) + ")"
+                )
+            # bm25 weights: the text column only; the filter keys must not count.
+            statement = text(
+                "SELECT rowid AS id, -bm25(memory_chunks_fts, 1.0, 0.0, 0.0) AS score FROM memory_chunks_fts "
+                "WHERE memory_chunks_fts MATCH :q ORDER BY bm25(memory_chunks_fts, 1.0, 0.0, 0.0) LIMIT :limit"
             )
+            params: dict[str, Any] = {"q": match, "limit": limit}
         else:
-            params["q"] = " | ".join(terms)
-            sql = (
+            doc_filter = " AND c.document_id IN :docs" if document_ids is not None else ""
+            statement = text(
                 "SELECT c.id AS id, ts_rank_cd(c.tsv, q) AS score "
                 "FROM memory_chunks c, to_tsquery('english', :q) q "
                 f"WHERE c.tsv @@ q AND c.bank IN :banks{doc_filter} ORDER BY score DESC, c.id LIMIT :limit"
-            )
-        statement = text(sql).bindparams(bindparam("banks", expanding=True))
-        if document_ids is not None:
-            statement = statement.bindparams(bindparam("docs", expanding=True))
+            ).bindparams(bindparam("banks", expanding=True))
+            params = {"q": " | ".join(terms), "banks": banks, "limit": limit}
+            if document_ids is not None:
+                statement = statement.bindparams(bindparam("docs", expanding=True))
+                params["docs"] = document_ids
         with self._reading() as conn:
             return [(int(row.id), float(row.score)) for row in conn.execute(statement, params)]
 
