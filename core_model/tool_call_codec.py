@@ -35,6 +35,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from keyword import iskeyword
 from typing import Any, Literal
 
 from llamasys.core_model.errors import ModelError
@@ -130,7 +131,7 @@ def python_literal(value: Any) -> str:
 
 def _keyword_args(arguments: dict[str, Any]) -> str:
     for key in arguments:
-        if not key.isidentifier():
+        if not key.isidentifier() or iskeyword(key):
             raise ChatFormatError(
                 f"argument name {key!r} cannot be written as a Python keyword argument: "
                 "use identifier names or the json / function_tag tool_prompt_format"
@@ -139,6 +140,11 @@ def _keyword_args(arguments: dict[str, Any]) -> str:
 
 
 def _encode_python_call(call: ToolCall) -> str:
+    if not call.tool_name.isidentifier() or iskeyword(call.tool_name):
+        raise ChatFormatError(
+            f"tool name {call.tool_name!r} cannot be written as a Python call: "
+            "use identifier names or the json / function_tag tool_prompt_format"
+        )
     return f"{call.tool_name}({_keyword_args(call.arguments)})"
 
 
@@ -570,9 +576,18 @@ def _parse_untagged(text: str) -> DecodedCompletion:
         except _CallArgumentError as exc:
             return DecodedCompletion(text, [], [f"tool call {_snippet(stripped)}: {exc}"])
         except _CallSyntaxError as exc:
-            if _looks_like_call(stripped):
+            # Complete JSON that is not call-shaped (`{"name": "Bob", "age": 3}`) is an answer, not a failed call.
+            if _looks_like_call(stripped) and not _is_complete_json(stripped):
                 return DecodedCompletion(text, [], [f"tool call {_snippet(stripped)}: {exc}"])
     return DecodedCompletion(text)
+
+
+def _is_complete_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_tagged_body(body: str) -> list[ToolCall]:
