@@ -67,7 +67,8 @@ __all__ = [
     "connect_stdio",
     "connect_http",
     "build_mcp_server",
-    "CodeInterpreterTool",
+    "CodeInterpreter",
+    "InterpreterPool",
     "KnowledgeSearchTool",
     "MemoryStore",
 ]
@@ -80,7 +81,8 @@ _LAZY = {
     "connect_stdio": ".mcp_interop",
     "connect_http": ".mcp_interop",
     "build_mcp_server": ".mcp_interop",
-    "CodeInterpreterTool": ".code_interpreter",
+    "CodeInterpreter": ".code_interpreter",
+    "InterpreterPool": ".code_interpreter",
     "KnowledgeSearchTool": ".memory",
     "MemoryStore": ".memory",
 }

@@ -142,13 +142,18 @@ class Tool:
 
     async def _execute(self, values: dict[str, Any]) -> ToolResult:
         """Run `call(**values)` under the timeout; exceptions and bad return values become results."""
+        deadline = asyncio.timeout(self.timeout)
         try:
-            result = await asyncio.wait_for(self.call(**values), timeout=self.timeout)
-        except TimeoutError:
-            return ToolResult.failure(
-                f"{self.name} did not finish within {self.timeout:g} s; try a smaller request.",
-                kind="timeout",
-            )
+            async with deadline:
+                result = await self.call(**values)
+        except TimeoutError as exc:
+            if deadline.expired():
+                return ToolResult.failure(
+                    f"{self.name} did not finish within {self.timeout:g} s; try a smaller request.",
+                    kind="timeout",
+                )
+            log.warning("tool %s raised", self.name, exc_info=True)  # the tool's own TimeoutError
+            return ToolResult.failure(f"{self.name} failed: TimeoutError: {exc}", kind="exception")
         except Exception as exc:  # a tool's own bug must reach the model as a result, not crash the turn
             log.warning("tool %s raised", self.name, exc_info=True)
             return ToolResult.failure(f"{self.name} failed: {type(exc).__name__}: {exc}", kind="exception")

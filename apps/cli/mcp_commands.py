@@ -4,6 +4,7 @@
     llamasys mcp serve --http 8000              # streamable HTTP at http://127.0.0.1:8000/mcp
     llamasys mcp serve --tool web_search        # only some tools (repeat --tool)
     llamasys mcp serve --no-plugins --list      # print the tools it would serve, as JSON, and exit
+    llamasys mcp serve --code-interpreter       # add the sandboxed code_interpreter (opt-in)
     llamasys mcp tools http://127.0.0.1:8000/mcp           # list another server's tools
     llamasys mcp tools -- python my_server.py               # ... or one started over stdio
 
@@ -28,8 +29,14 @@ from .app import mcp_app
 log = logging.getLogger("llamasys.mcp")
 
 
-def _registry(tools: list[str], builtins: bool, plugins: bool) -> ToolRegistry:
+def _registry(
+    tools: list[str], builtins: bool, plugins: bool, code_interpreter: bool = False
+) -> ToolRegistry:
     registry = ToolRegistry(builtin_tools() if builtins else [])
+    if code_interpreter:
+        from llamasys.tools.code_interpreter import CodeInterpreter
+
+        registry.register(CodeInterpreter())
     if plugins:
         report = registry.discover()
         for failure in report.failures:
@@ -58,6 +65,11 @@ def serve(
         True, "--builtins/--no-builtins", help="Offer web_search and wolfram_alpha."
     ),
     plugins: bool = typer.Option(True, "--plugins/--no-plugins", help="Offer tools from installed plugins."),
+    code_interpreter: bool = typer.Option(
+        False,
+        "--code-interpreter",
+        help="Also offer the sandboxed code_interpreter (one interpreter, shared by every client of this server).",
+    ),
     list_tools: bool = typer.Option(False, "--list", help="Print the tool definitions as JSON and exit."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level (to stderr)."),
 ) -> None:
@@ -67,7 +79,7 @@ def serve(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    registry = _registry(tool, builtins, plugins)
+    registry = _registry(tool, builtins, plugins, code_interpreter)
     if list_tools:
         typer.echo(json.dumps([d.model_dump() for d in registry.definitions()], indent=2))
         return

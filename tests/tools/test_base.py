@@ -3,6 +3,8 @@
 import asyncio
 import enum
 import json
+import subprocess
+import sys
 
 from pydantic import BaseModel, Field
 
@@ -175,3 +177,29 @@ def test_attachment_round_trips_through_json():
     )
     again = ToolResult.model_validate_json(result.model_dump_json())
     assert again.attachments[0].data == b"\x89PNG"
+
+
+async def test_a_tools_own_timeout_error_is_not_mistaken_for_the_deadline():
+    class Impatient(Tool):
+        name = "impatient"
+        timeout = None  # no deadline at all
+
+        async def call(self) -> str:
+            raise TimeoutError("upstream gave up")
+
+    result = await Impatient().run()
+    assert result.error and result.metadata["kind"] == "exception"
+    assert "TimeoutError: upstream gave up" in result.content
+
+
+def test_importing_the_package_leaves_heavy_and_foreign_modules_unloaded():
+    probe = (
+        "import sys, llamasys.tools as t\n"
+        "heavy = ['mcp', 'langchain_core', 'ddgs', 'llamasys.tools.code_interpreter', 'llamasys.tools.memory']\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+        "t.MCPToolset, t.from_langchain, t.CodeInterpreter\n"
+        "print([m for m in heavy[:2] if m not in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["[]", "[]"]

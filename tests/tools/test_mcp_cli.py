@@ -45,11 +45,15 @@ def plugin_env(tmp_path):
 
 def test_serve_list_shows_builtins_and_plugins(plugin_env):
     out = subprocess.run(
-        [str(LLAMASYS), "mcp", "serve", "--list"], capture_output=True, text=True, timeout=120, env=plugin_env
+        [str(LLAMASYS), "mcp", "serve", "--list", "--code-interpreter"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=plugin_env,
     )
     assert out.returncode == 0, out.stderr
     names = [d["name"] for d in json.loads(out.stdout)]
-    assert names == ["web_search", "wolfram_alpha", "reverse_text"]
+    assert names == ["web_search", "wolfram_alpha", "code_interpreter", "reverse_text"]
 
 
 def test_serve_rejects_an_unknown_tool_with_suggestions(plugin_env):
