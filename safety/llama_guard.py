@@ -384,7 +384,7 @@ class LlamaGuard(Shield):
             [ids], SamplingParams(temperature=0.0, max_tokens=self.max_new_tokens, logprobs=20)
         )
         p_unsafe, p_safe = _first_step_probs(completion, (unsafe_id, safe_id))
-        if p_unsafe is None or p_safe is None:  # not among the top alternatives: one exact prefill
+        if p_unsafe is None:  # not among the top alternatives: one exact prefill
             probs = engine.forward(ids)[0, -1].float().softmax(-1)
             p_unsafe, p_safe = float(probs[unsafe_id]), float(probs[safe_id])
         parsed = parse_guard_output(completion.text, known=self.categories)

@@ -221,18 +221,15 @@ def softmax_at(logits: torch.Tensor, token: int) -> float:
     return math.exp(logits[token].item()) / float(logits.double().exp().sum())
 
 
-@pytest.mark.parametrize("top", [20, 0])  # from the completion's logprobs, or one extra forward when absent
-async def test_score_is_p_unsafe_over_the_full_vocabulary(top):
+async def test_score_is_p_unsafe_over_the_full_vocabulary():
     logits = logits_with(14.0, 12.0)
-    engine = FakeEngine(TOK, "unsafe\nS1,S10", logits=logits, top=top)
+    engine = FakeEngine(TOK, "unsafe\nS1,S10", logits=logits)
     verdict = await LlamaGuard(engine).check([UserMessage(content="kidnap?")], touchpoint="user_input")
     assert verdict.score == pytest.approx(softmax_at(logits, UNSAFE), rel=1e-4)
     assert verdict.details["p_safe"] == pytest.approx(softmax_at(logits, SAFE), rel=1e-4)
-    two_way = 1 / (
-        1 + math.exp(-2.0)
-    )  # p_u / (p_u + p_s): a different quantity, thresholds would not transfer
+    two_way = 1 / (1 + math.exp(-2.0))  # p_u / (p_u + p_s): another quantity, thresholds would not transfer
     assert verdict.score < two_way - 0.05
-    assert engine.forward_calls == (0 if top else 1)
+    assert engine.forward_calls == 0  # read from the completion's first-step logprobs
     assert not verdict.allowed and verdict.level == ViolationLevel.block
     assert verdict.categories == ["S1", "S10"]
     assert verdict.user_message == "I can't answer that. Can I help with something else?"
@@ -244,6 +241,15 @@ async def test_score_is_p_unsafe_over_the_full_vocabulary(top):
         TOK.special_id("<|end_header_id|>"),
         271,
     ]
+
+
+@pytest.mark.parametrize("reply, forwards", [("unsafe\nS1", 0), ("safe", 1)])
+async def test_score_without_alternatives_uses_the_chosen_token_or_one_exact_prefill(reply, forwards):
+    logits = logits_with(3.0, 4.0)
+    engine = FakeEngine(TOK, reply, logits=logits, top=0)  # logprobs of the chosen tokens only
+    verdict = await LlamaGuard(engine).check([UserMessage(content="x")], touchpoint="user_input")
+    assert verdict.score == pytest.approx(softmax_at(logits, UNSAFE), rel=1e-4)
+    assert engine.forward_calls == forwards
 
 
 async def test_safe_verdict_allows():
