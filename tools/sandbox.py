@@ -303,7 +303,9 @@ def _unshare_script(
     env_args = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items())]
     lines.append(f"cd $R{WORKDIR}")
     # the shell stays PID 1 of the namespace (it reaps orphans); the worker runs as its child
-    lines.append("exec chroot $R /bin/sh -c " + q(f"cd {WORKDIR} && " + shlex.join([*drop, *env_args, *command])))
+    lines.append(
+        "exec chroot $R /bin/sh -c " + q(f"cd {WORKDIR} && " + shlex.join([*drop, *env_args, *command]))
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -57,4 +57,3 @@ async def make_interpreter():
     yield make
     for interpreter in made:
         await interpreter.close()
-

@@ -83,7 +83,8 @@ async def test_tcp_connect_to_the_internet(backend, make_interpreter):
     out = await blocked(interpreter, "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=2)")
     assert "Network is unreachable" in out
     out = await blocked(
-        interpreter, "import socket\nprint([n for n in socket.if_nameindex()])\nassert False, 'see interfaces'"
+        interpreter,
+        "import socket\nprint([n for n in socket.if_nameindex()])\nassert False, 'see interfaces'",
     )
     assert "'lo'" in out and "eth" not in out  # only loopback exists
     await assert_still_works(interpreter)
@@ -349,7 +350,8 @@ async def test_raising_own_limits(backend, make_interpreter):
     interpreter = make_interpreter(backend)
     for name in ("RLIMIT_NPROC", "RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE"):
         out = await blocked(
-            interpreter, f"import resource\nresource.setrlimit(resource.{name}, (resource.RLIM_INFINITY,) * 2)"
+            interpreter,
+            f"import resource\nresource.setrlimit(resource.{name}, (resource.RLIM_INFINITY,) * 2)",
         )
         assert "ValueError" in out or "PermissionError" in out
     await assert_still_works(interpreter)
@@ -408,7 +410,9 @@ async def test_ptrace_and_mount_and_namespaces(backend, make_interpreter):
     await blocked(interpreter, libc + "rc = libc.unshare(0x00020000)" + check)  # CLONE_NEWNS
     await blocked(interpreter, libc + "rc = libc.sethostname(b'evil', 4)" + check)
     await blocked(interpreter, libc + "rc = libc.chroot(b'/tmp')" + check)
-    await blocked(interpreter, "import subprocess\nsubprocess.run(['mount', '-t', 'tmpfs', 'x', '/mnt'], check=True)")
+    await blocked(
+        interpreter, "import subprocess\nsubprocess.run(['mount', '-t', 'tmpfs', 'x', '/mnt'], check=True)"
+    )
     await assert_still_works(interpreter)
 
 

@@ -1,0 +1,102 @@
+"""Pure pieces without a sandbox: the result format, output capping, name checks, launch plans and the
+fail-closed choice of a backend."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from llamasys.tools import sandbox
+from llamasys.tools.code_interpreter import _check_name, _join_stream, format_output
+from llamasys.tools.interpreter_worker import CappedText
+from llamasys.tools.sandbox import SandboxLimits, SandboxUnavailableError, choose_backend, plan_launch
+
+
+def test_format_follows_meta_layout():
+    assert format_output("completed", "7\n", "") == "completed\n[stdout]\n7\n[/stdout]"
+    assert format_output("completed", "", "") == "completed"
+    assert (
+        format_output("failed", "a\n", "boom\n")
+        == "failed\n[stdout]\na\n[/stdout]\n[stderr]\nboom\n[/stderr]"
+    )
+    assert format_output("timeout", "", "slow") == "timeout\n[stderr]\nslow\n[/stderr]"
+
+
+def test_format_shortens_file_paths_in_stderr_only():
+    stderr = 'Traceback (most recent call last):\n  File "/usr/lib/x.py", line 12, in f\nValueError: v\n'
+    out = format_output("failed", 'File "/keep/me.py", line 3', stderr)
+    assert "  line 12, in f" in out and "/usr/lib/x.py" not in out
+    assert 'File "/keep/me.py", line 3' in out
+
+
+def test_capped_text_keeps_head_and_tail():
+    stream = CappedText(10)
+    for piece in ("0123", "4567", "89ab", "cdef"):
+        stream.write(piece)
+    head, dropped, tail = stream.value()
+    assert (head, dropped, tail) == ("01234", 6, "bcdef")
+    small = CappedText(100)
+    small.write("hello")
+    assert small.value() == ("hello", 0, "")
+    with pytest.raises(TypeError):
+        small.write(b"bytes")  # type: ignore[arg-type]
+
+
+def test_join_stream_notes_truncation():
+    text = _join_stream(["ab", 5, "yz", "", 0, ""], 4)
+    assert text == "ab\n[... 5 characters of output truncated (the limit is 4 per stream) ...]\nyz"
+    assert _join_stream(["out\n", 0, "", "child\n", 0, ""], 100) == "out\nchild\n"
+
+
+@pytest.mark.parametrize("name", ["", "/etc/passwd", "../x", "a/../../b", ".", "a\0b"])
+def test_bad_file_names_are_refused(name):
+    with pytest.raises(Exception, match="invalid file name"):
+        _check_name(name)
+
+
+def test_good_file_names():
+    assert _check_name("data/sales.csv") == "data/sales.csv"
+    assert _check_name("./x.txt") == "x.txt"
+
+
+def test_bwrap_plan_isolates_everything(monkeypatch):
+    monkeypatch.setenv("LLAMASYS_FAKE_API_KEY", "sk-secret")
+    if sandbox.shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    plan = plan_launch(["python", "w.py"], SandboxLimits(workdir_bytes=1234), backend="bwrap")
+    argv = plan.argv
+    for flag in ("--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"):
+        assert flag in argv
+    assert "--share-net" not in argv and "--clearenv" in argv
+    assert argv[argv.index("--tmpfs", argv.index("1234") - 3) + 1] == "/workspace"
+    assert plan.env == {"PATH": "/usr/local/bin:/usr/bin:/bin"}  # the launcher itself gets no host env
+    assert "sk-secret" not in " ".join(argv) and "LLAMASYS_FAKE_API_KEY" not in " ".join(argv)
+    assert argv[-3:] == ["--", "python", "w.py"]
+    if os.geteuid() == 0:
+        assert "--reuid=65534" in argv  # host root never runs the sandbox
+    networked = plan_launch(["python"], SandboxLimits(), backend="bwrap", network=True)
+    assert "--share-net" in networked.argv
+
+
+def test_missing_bwrap_is_reported(monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    with pytest.raises(SandboxUnavailableError, match="apt-get install bubblewrap"):
+        plan_launch(["python"], SandboxLimits(), backend="bwrap")
+
+
+def test_choice_falls_back_then_fails_closed(monkeypatch):
+    problems = {"bwrap": "bwrap is not installed", "unshare": None}
+    monkeypatch.setattr(sandbox, "backend_problem", lambda backend, network=False: problems.get(backend))
+    assert choose_backend("auto") == "unshare"
+    problems["unshare"] = "unshare: Operation not permitted"
+    with pytest.raises(SandboxUnavailableError, match="cannot sandbox") as failure:
+        choose_backend("auto")
+    assert "bwrap is not installed" in str(failure.value) and "allow_unsandboxed=True" in str(failure.value)
+    with pytest.raises(SandboxUnavailableError):
+        choose_backend("bwrap")
+    assert choose_backend("auto", allow_unsandboxed=True) == "none"
+    with pytest.raises(SandboxUnavailableError, match="allow_unsandboxed"):
+        choose_backend("none")
+    with pytest.raises(ValueError, match="unknown sandbox backend"):
+        choose_backend("docker")
