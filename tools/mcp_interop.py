@@ -192,7 +192,10 @@ def connect_stdio(
     cwd: str | None = None,
     **options: Any,
 ) -> MCPToolset:
-    """A toolset for a server started as a subprocess speaking MCP over stdin/stdout."""
+    """A toolset for a server started as a subprocess speaking MCP over stdin/stdout.
+
+    The server inherits only the SDK's safe default variables (HOME, PATH, USER, ...) with `env`
+    merged over them, so API keys in this process reach the server only when passed in `env`."""
     params = StdioServerParameters(command=command, args=list(args), env=dict(env) if env else None, cwd=cwd)
     return MCPToolset(params, **options)
 

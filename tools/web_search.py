@@ -16,6 +16,8 @@ error results saying what happened and what to try. A missing key for an explici
 names the environment variable to set. Keys are read when the tool is called, so a key exported after
 start-up is picked up.
 
+`ddgs_backend` is passed to ddgs: "auto" (its default) lets it query several engines (DuckDuckGo,
+Bing, Brave, Mojeek, Wikipedia, ...) and fall back when one refuses; "duckduckgo" pins DuckDuckGo.
 `ddgs` is synchronous: it runs in a worker thread under the tool's timeout. `ddgs=` takes a client
 (anything with `.text(query, max_results=...)`, like `ddgs.DDGS()`) or a factory of one; tests inject a
 fake there, and an httpx client on a MockTransport for Brave and Tavily.
@@ -86,6 +88,7 @@ class WebSearchTool(Tool):
         top_k: int = 3,
         client: httpx.AsyncClient | None = None,
         ddgs: Any | None = None,
+        ddgs_backend: str = "auto",
         brave_api_key: str | None = None,
         tavily_api_key: str | None = None,
         region: str = "us-en",
@@ -104,6 +107,7 @@ class WebSearchTool(Tool):
         self._client = client
         self._owns_client = client is None
         self._ddgs = ddgs
+        self.ddgs_backend = ddgs_backend
         self._brave_key = brave_api_key
         self._tavily_key = tavily_api_key
 
@@ -164,7 +168,13 @@ class WebSearchTool(Tool):
                 client = self._ddgs
             else:
                 client = (self._ddgs or _default_ddgs(self.timeout))()
-            return client.text(query, region=self.region, safesearch=self.safesearch, max_results=self.top_k)
+            return client.text(
+                query,
+                region=self.region,
+                safesearch=self.safesearch,
+                max_results=self.top_k,
+                backend=self.ddgs_backend,
+            )
 
         # ddgs has its own per-request timeout; this bound covers the whole call (several engines).
         budget = None if self.timeout is None else max(self.timeout - 0.5, 0.5)

@@ -55,7 +55,9 @@ async def test_duckduckgo_results_are_compact_json():
     tool = WebSearchTool(ddgs=fake, top_k=5)
     result = await tool.run(query="llama 3.1")
     assert not result.error
-    assert fake.calls == [("llama 3.1", {"region": "us-en", "safesearch": "moderate", "max_results": 5})]
+    assert fake.calls == [
+        ("llama 3.1", {"region": "us-en", "safesearch": "moderate", "max_results": 5, "backend": "auto"})
+    ]
     payload = json.loads(result.content)
     assert payload["query"] == "llama 3.1" and payload["backend"] == "duckduckgo"
     assert payload["results"][0] == {
@@ -70,9 +72,9 @@ async def test_duckduckgo_results_are_compact_json():
 
 async def test_top_k_caps_the_results_and_a_factory_is_accepted():
     fake = FakeDDGS(DDG_RESULTS)
-    result = await WebSearchTool(ddgs=lambda: fake, top_k=1).run(query="llama")
+    result = await WebSearchTool(ddgs=lambda: fake, top_k=1, ddgs_backend="duckduckgo").run(query="llama")
     assert [r["url"] for r in json.loads(result.content)["results"]] == ["https://ai.meta.com/llama/"]
-    assert fake.calls[0][1]["max_results"] == 1
+    assert fake.calls[0][1]["max_results"] == 1 and fake.calls[0][1]["backend"] == "duckduckgo"
 
 
 async def test_ddgs_no_results_exception_is_an_empty_result_with_a_hint():
