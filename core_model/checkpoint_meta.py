@@ -86,6 +86,10 @@ def _same_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
     )
 
 
+def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+
+
 def read_meta_checkpoint(folder: Path) -> Checkpoint:
     folder = Path(folder)
     if not folder.is_dir():
@@ -104,7 +108,9 @@ def read_meta_checkpoint(folder: Path) -> Checkpoint:
     state_dict = merge_meta_shards(shards)
     del shards
     emb, out = state_dict.get("tok_embeddings.weight"), state_dict.get("output.weight")
-    if emb is not None and out is not None and _same_storage(emb, out):
+    # Llama 3.2 1B/3B are tied: Meta's files still carry output.weight, equal to the embedding. One
+    # tensor then serves both (less memory, and the engine sees the tie).
+    if emb is not None and out is not None and (_same_storage(emb, out) or _equal(emb, out)):
         state_dict["output.weight"] = emb
         args = dataclasses.replace(args, tie_word_embeddings=True)
     check_state_dict(args, state_dict, folder)
