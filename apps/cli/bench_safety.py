@@ -5,7 +5,8 @@
 
 Baseline: a no-op shield's `check` (message validation, timing, the verdict object) measured in the
 same run; every shield is reported as milliseconds per check, milliseconds added over the baseline,
-and the ratio to it. When a real model is not given or not downloaded, a random-weight stand-in of
+and the ratio to it. The real models are used when downloaded (default ids llama-guard-3-1b and
+prompt-guard-86m, or the folders given); otherwise a random-weight stand-in of
 the same format is written to a temporary folder and measured instead (Llama Guard: a 2-layer,
 dim-64 Llama with the full Llama 3 vocabulary; Prompt Guard: a 2-layer, hidden-32 DeBERTa-v2
 classifier with 512-token windows), and the report says so under "model" — those figures measure the
@@ -171,11 +172,13 @@ async def _bench(lg_source: str | None, pg_source: str | None, repeats: int, tmp
 @bench_app.command("safety")
 def bench_safety(
     llama_guard: Annotated[
-        str | None, typer.Option("--llama-guard", help="catalogue id or folder; default: a random stand-in")
-    ] = None,
+        str,
+        typer.Option("--llama-guard", help="catalogue id or folder; a random stand-in when not downloaded"),
+    ] = "llama-guard-3-1b",
     prompt_guard: Annotated[
-        str | None, typer.Option("--prompt-guard", help="catalogue id or folder; default: a random stand-in")
-    ] = None,
+        str,
+        typer.Option("--prompt-guard", help="catalogue id or folder; a random stand-in when not downloaded"),
+    ] = "prompt-guard-86m",
     repeats: Annotated[int, typer.Option(help="timed checks per shield (median reported)")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="print only the JSON report")] = False,
 ) -> None:
