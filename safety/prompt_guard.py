@@ -288,8 +288,6 @@ class _Classifier:
 
 
 def _load(model: str | Path) -> tuple[Any, Any]:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
     path = Path(model)
     if not path.exists():
         if isinstance(model, Path) or "/" in str(model) or "\\" in str(model):
@@ -307,6 +305,11 @@ def _load(model: str | Path) -> tuple[Any, Any]:
         raise FileNotFoundError(
             f"{path} has no config.json: expected a Prompt Guard folder (config.json, model.safetensors, tokenizer files)"
         )
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )  # slow import: only when needed
+
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     classifier = AutoModelForSequenceClassification.from_pretrained(str(path), local_files_only=True)
     return classifier, tokenizer
