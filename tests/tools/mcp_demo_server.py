@@ -1,11 +1,12 @@
 """A small MCP server for the tests, written with the official SDK's MCPServer (FastMCP in mcp 1.x).
 
 Run as a script it serves over stdio. Tools: `add` (structured int result), `shout` (text),
-`red_pixel` (an image), `fail` (the tool raises: the client sees isError), `slow` (sleeps).
+`red_pixel` (an image), `fail` (the tool raises: the client sees isError), `slow` (sleeps), `crash` (the process exits).
 """
 
 import asyncio
 import base64
+import os
 
 from mcp.server.mcpserver import Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -47,6 +48,12 @@ async def slow(seconds: float) -> str:
     """Sleep, then answer."""
     await asyncio.sleep(seconds)
     return "done"
+
+
+@server.tool()
+def crash() -> str:
+    """The server process dies mid-call."""
+    os._exit(7)
 
 
 if __name__ == "__main__":

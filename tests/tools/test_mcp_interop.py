@@ -23,7 +23,14 @@ async def test_tools_of_a_stdio_server_are_listed_and_called():
         sys.executable, [str(DEMO_SERVER)], connect_timeout=30, read_timeout=1.5, name_prefix="demo_"
     ) as toolset:
         tools = {t.name: t for t in toolset.tools}
-        assert set(tools) == {"demo_add", "demo_shout", "demo_red_pixel", "demo_fail", "demo_slow"}
+        assert set(tools) == {
+            "demo_add",
+            "demo_shout",
+            "demo_red_pixel",
+            "demo_fail",
+            "demo_slow",
+            "demo_crash",
+        }
         add = tools["demo_add"]
         assert add.remote_name == "add"
         assert add.definition.description == "Add two integers."
@@ -55,6 +62,13 @@ async def test_tools_of_a_stdio_server_are_listed_and_called():
 
         # the connection survives a timed-out call
         assert (await registry.run("demo_add", {"a": 1})).content == "2"
+
+        # a server that dies mid-call gives error results, and leaving the toolset still works
+        crashed = await registry.run("demo_crash", {})
+        assert crashed.error and crashed.metadata["kind"] == "mcp_error"
+        assert "MCP tool crash failed" in crashed.content
+        after_crash = await registry.run("demo_add", {"a": 1})
+        assert after_crash.error and after_crash.metadata["kind"] == "mcp_error"
 
     after = await add.run(a=1)
     assert after.error and after.metadata["kind"] == "mcp_closed"
