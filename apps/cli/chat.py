@@ -1,1 +1,142 @@
-"""Registers its command on the apps of `app.py`."""
+"""`llamasys chat`: talk to a model in the terminal, with streamed answers.
+
+    llamasys chat                                   # SmolLM2-135M-Instruct, embedded, CPU
+    llamasys chat --model llama3.2-1b-instruct --system "Answer in French." --temperature 0.6
+    printf 'What is 2+2?\\n' | llamasys chat --max-tokens 16     # piped: one answer per input line
+
+Each input line is a user message; the model's answer streams to stdout. `/reset` forgets the
+conversation (the system prompt stays), `/exit` (or end of input) quits. When the conversation no longer
+fits the model's context, the oldest exchanges are dropped. Loading messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from typing import TextIO
+
+import typer
+
+from llamasys.core_model.errors import ModelError
+from llamasys.core_model.messages import AssistantMessage, Message, SystemMessage, UserMessage
+
+from .app import app
+
+log = logging.getLogger(__name__)
+
+HELP = "Commands: /reset forgets the conversation, /exit quits."
+
+
+def _lines(stream: TextIO, interactive: bool) -> Iterator[str]:
+    while True:
+        if interactive:
+            sys.stderr.write("\n> ")
+            sys.stderr.flush()
+        line = stream.readline()
+        if not line:
+            return
+        yield line.rstrip("\r\n")
+
+
+def _fit(engine, fmt, history: list[Message], max_tokens: int) -> list[int] | None:
+    """Prompt ids for `history`, dropping the oldest exchanges until prompt + budget fits the context."""
+    while True:
+        ids = fmt.encode_dialog_prompt(history)
+        if len(ids) + max_tokens <= engine.max_seq_len:
+            return ids
+        first = 1 if history and isinstance(history[0], SystemMessage) else 0
+        later_user = [i for i, m in enumerate(history) if isinstance(m, UserMessage) and i > first]
+        if not later_user:
+            return None
+        del history[first : later_user[0]]
+
+
+def _answer(engine, fmt, ids: list[int], sampling, out: TextIO) -> AssistantMessage:
+    parser = fmt.stream_parser()
+    stop_reason = None
+    for event in engine.stream(ids, sampling):
+        if event.token_id is None:
+            stop_reason = event.stop_reason
+            break
+        for delta in parser.feed(event.token_id):
+            if delta.type == "text":
+                out.write(delta.text)
+                out.flush()
+    for delta in parser.flush():
+        if delta.type == "text":
+            out.write(delta.text)
+        elif delta.type == "tool_call":
+            call = delta.tool_call
+            out.write(f"[the model asked for tool {call.tool_name}({call.arguments}); chat runs no tools]")
+    out.write("\n")
+    out.flush()
+    message = parser.finish(stop_reason) if stop_reason is not None else parser.finish()
+    return message
+
+
+@app.command("chat")
+def chat(
+    model: str = typer.Option(
+        "smollm2-135m-instruct", "--model", "-m", help="Catalogue id, checkpoint folder or .gguf file."
+    ),
+    system: str | None = typer.Option(None, "--system", "-s", help="System prompt."),
+    temperature: float = typer.Option(
+        0.6, "--temperature", "-t", min=0.0, help="0 picks the likeliest token."
+    ),
+    top_p: float = typer.Option(0.9, "--top-p", min=0.0, max=1.0),
+    max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Longest answer, in tokens."),
+    seed: int | None = typer.Option(None, "--seed", help="Makes sampling reproducible."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
+    max_seq_len: int = typer.Option(4096, "--max-seq-len", min=16, help="Context length to allocate."),
+) -> None:
+    """Chat with a model in the terminal (reads stdin, so it also works piped)."""
+    import torch
+
+    from llamasys.core_model import SamplingParams, load_model
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    interactive = sys.stdin.isatty()
+    typer.echo(f"loading {model} on {device} ...", err=True)
+    started = time.perf_counter()
+    try:
+        engine = load_model(model, device=device, max_seq_len=max_seq_len, max_batch_size=1)
+        fmt = engine.chat_format
+    except (ModelError, OSError, ValueError) as exc:
+        typer.echo(f"error: cannot load {model}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"ready in {time.perf_counter() - started:.1f} s. {HELP}", err=True)
+    sampling = SamplingParams(
+        temperature=temperature,
+        top_p=top_p if temperature > 0 else 1.0,
+        max_tokens=min(max_tokens, engine.max_seq_len - 1),
+        seed=seed,
+    )
+    base: list[Message] = [SystemMessage(content=system)] if system else []
+    history: list[Message] = list(base)
+    for line in _lines(sys.stdin, interactive):
+        command = line.strip()
+        if not command:
+            continue
+        if command in ("/exit", "/quit"):
+            break
+        if command == "/reset":
+            history = list(base)
+            typer.echo("(conversation reset)", err=True)
+            continue
+        if command.startswith("/") and command.split()[0] in ("/help", "/?"):
+            typer.echo(HELP, err=True)
+            continue
+        history.append(UserMessage(content=line))
+        ids = _fit(engine, fmt, history, sampling.max_tokens)
+        if ids is None:
+            history.pop()
+            typer.echo(
+                f"error: that message does not fit the {engine.max_seq_len}-token context with a "
+                f"{sampling.max_tokens}-token answer: shorten it, lower --max-tokens or raise --max-seq-len",
+                err=True,
+            )
+            continue
+        history.append(_answer(engine, fmt, ids, sampling, sys.stdout))
