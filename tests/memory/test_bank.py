@@ -179,7 +179,7 @@ def test_filters_by_bank_and_document(hashing_store: MemoryStore) -> None:
 def test_bank_filter_is_exact_for_any_bank_name(hashing_store: MemoryStore) -> None:
     # names whose UTF-8 bytes end in 0xED or read like English suffixes once hex-encoded: the FTS filter
     # keys must stay distinct (no stemming), and long or odd names must work as filters
-    names = ["notes", "notes\ud000", "Ünïcode bänk / ümlauts: \"quoted\" OR NEAR(x)", "x" * 200, "sed", "s"]
+    names = ["notes", "notes\ud000", 'Ünïcode bänk / ümlauts: "quoted" OR NEAR(x)', "x" * 200, "sed", "s"]
     for i, name in enumerate(names):
         hashing_store.create_bank(name).add_text(f"Shared walrus text, copy number {i}.", title=f"doc {i}")
     for i, name in enumerate(names):

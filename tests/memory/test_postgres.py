@@ -1,0 +1,115 @@
+"""The same memory banks on PostgreSQL (tsvector full text; pgvector when the server has it).
+
+These run only where LLAMASYS_TEST_POSTGRES_URL names a database to use, e.g.
+`postgresql+psycopg://postgres@127.0.0.1:5432/postgres`; each run works in a schema of its own and drops it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from memory.corpus import DOCS, QUESTIONS
+
+from llamasys.tools.memory import HashingEmbedder, MemoryStore, MiniLMEmbedder, UnknownBankError
+from llamasys.tools.memory.store import PgVector
+
+URL = os.environ.get("LLAMASYS_TEST_POSTGRES_URL")
+needs_postgres = pytest.mark.skipif(
+    not URL,
+    reason="set LLAMASYS_TEST_POSTGRES_URL=postgresql+psycopg://user@host/db (and pip install 'psycopg[binary]') "
+    "to run the PostgreSQL tests",
+)
+
+
+def test_pgvector_type_round_trips_text_form() -> None:
+    vector = np.array([0.5, -1.25, 3.0e-8], dtype=np.float32)
+    bound = PgVector().bind_processor(None)(vector)
+    assert bound == "[0.5,-1.25,3e-08]"
+    parsed = PgVector().result_processor(None, None)(bound)
+    assert parsed.dtype == np.float32 and np.allclose(parsed, vector)
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    from sqlalchemy import create_engine, text
+
+    schema = f"llamasys_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in URL else "?"
+    # the vector type lives in the public schema when pgvector is installed there, so keep it on the path
+    yield f"{URL}{separator}options=-csearch_path%3D{schema},public"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_store(pg_url: str):
+    with MemoryStore(pg_url, embedder=HashingEmbedder()) as store:
+        yield store
+        for info in store.list_banks():
+            store.delete_bank(info.name)
+
+
+@needs_postgres
+def test_banks_documents_and_search_on_postgres(pg_store: MemoryStore, pg_url: str) -> None:
+    assert pg_store.sql.dialect == "postgresql"
+    bank = pg_store.create_bank("pg", description="on postgres")
+    otters = bank.add_text(
+        "Sea otters hold hands while they sleep. " * 3, title="otters", metadata={"k": 1}
+    ).added[0]
+    kelp = bank.add_text("Giant kelp forests grow fast along the coast. " * 3, title="kelp").added[0]
+    assert bank.add_text("Sea otters hold hands while they sleep. " * 3, title="again").duplicates
+    other = pg_store.create_bank("other")
+    other.add_text("Otters in another bank entirely.", title="elsewhere")
+    for mode in ("vector", "keyword", "hybrid"):
+        hits = bank.search("otters sleeping", mode=mode, k=5)
+        assert hits[0].document_id == otters.id and hits[0].metadata == {"k": 1}, mode
+        assert {h.bank for h in hits} == {"pg"}
+        assert {h.document_id for h in bank.search("otters", mode=mode, document_ids=[kelp.id])} <= {kelp.id}
+    for nasty in ['"unbalanced', "a & b | !c", "x:*", "(", "'; DROP TABLE memory_chunks; --", "<->"]:
+        bank.search(nasty, mode="keyword")
+        bank.search(nasty, mode="hybrid")
+    bank.delete_document(otters.id)
+    assert bank.search("otters", mode="keyword") == []
+    with MemoryStore(pg_url, embedder=HashingEmbedder()) as reopened:
+        assert [i.name for i in reopened.list_banks()] == ["other", "pg"]
+        assert [h.title for h in reopened.bank("pg").search("kelp forests", k=1)] == ["kelp"]
+        # a write through the first store is seen by the second (its vector cache is invalidated)
+        bank.add_text("Sea urchins graze on kelp holdfasts.", title="urchins")
+        assert (
+            reopened.bank("pg").search("sea urchins graze holdfasts", mode="vector", k=1)[0].title
+            == "urchins"
+        )
+    with pytest.raises(UnknownBankError):
+        pg_store.bank("missing")
+
+
+@needs_postgres
+@pytest.mark.slow
+def test_recall_on_postgres(
+    pg_url: str, corpus_dir: Path, corpus_sources: dict[str, str], minilm: MiniLMEmbedder
+) -> None:
+    with MemoryStore(pg_url, embedder=minilm) as store:
+        store.create_bank("corpus").add_folder(corpus_dir, progress=False)
+        recalls = {}
+        for mode in ("hybrid", "keyword", "vector"):
+            found = 0
+            for question in QUESTIONS:
+                hits = store.search(question.question, banks=["corpus"], k=5, mode=mode)
+                answer = " ".join(question.answer.split())
+                found += any(
+                    corpus_sources.get(h.source) == question.doc and answer in " ".join(h.text.split())
+                    for h in hits
+                )
+            recalls[mode] = found / len(QUESTIONS)
+        vector_backend = "pgvector" if store.sql.pgvector else "numpy over cached vectors"
+        store.delete_bank("corpus")
+    print(f"\nPostgreSQL recall@5 on {len(DOCS)} documents ({vector_backend}): {recalls}")
+    assert recalls["hybrid"] >= 0.9 and recalls["vector"] >= 0.8 and recalls["keyword"] >= 0.6
