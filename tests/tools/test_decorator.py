@@ -266,3 +266,5 @@ def test_parse_docstring_edge_cases():
     assert plain.description == "Just a sentence over two lines." and plain.params == {}
     google = parse_docstring("Do it.\n\nArgs:\n    x: the x\n\nRaises:\n    ValueError: if bad\n")
     assert google.params == {"x": "the x"}  # Raises entries are not parameters
+    typed = parse_docstring("Do it.\n\nArgs:\n    xs (list(int), optional): numbers\n    **kw: extra\n")
+    assert typed.params == {"xs": "numbers", "kw": "extra"}
