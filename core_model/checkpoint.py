@@ -30,7 +30,14 @@ from .config import ModelArgs
 from .errors import CheckpointError
 from .tokenizer import Tokenizer
 
-__all__ = ["Checkpoint", "read_checkpoint", "expected_meta_shapes", "check_state_dict", "detect_format"]
+__all__ = [
+    "Checkpoint",
+    "read_checkpoint",
+    "expected_meta_shapes",
+    "check_state_dict",
+    "cast_state_dict",
+    "detect_format",
+]
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +173,22 @@ def _looks_like_catalog_id(source: str) -> bool:
     )
 
 
-def read_checkpoint(source: str | Path) -> Checkpoint:
-    """Load a catalogue id, a Meta folder, a Hugging Face folder or a .gguf file."""
+def cast_state_dict(state_dict: dict[str, torch.Tensor], dtype: torch.dtype) -> None:
+    """Cast every floating tensor to `dtype` in place, one at a time, keeping shared tensors shared."""
+    done: dict[int, torch.Tensor] = {}
+    for name, tensor in state_dict.items():
+        if id(tensor) in done:
+            state_dict[name] = done[id(tensor)]
+        elif tensor.dtype != dtype:
+            done[id(tensor)] = state_dict[name] = tensor.to(dtype)
+
+
+def read_checkpoint(source: str | Path, *, dtype: torch.dtype | None = None) -> Checkpoint:
+    """Load a catalogue id, a Meta folder, a Hugging Face folder or a .gguf file.
+
+    `dtype`: cast the weights while reading (GGUF tensors are then dequantized straight to it, one at
+    a time, so a quantized file never exists in memory as float32 all at once). Default: as stored
+    (Meta, HF) or float32 (GGUF)."""
     path = Path(source).expanduser()
     if isinstance(source, str) and not path.exists() and _looks_like_catalog_id(source):
         from .catalog import resolve
@@ -183,11 +204,15 @@ def read_checkpoint(source: str | Path) -> Checkpoint:
     if fmt == "meta":
         from .checkpoint_meta import read_meta_checkpoint
 
-        return read_meta_checkpoint(path)
-    if fmt == "hf":
+        checkpoint = read_meta_checkpoint(path)
+    elif fmt == "hf":
         from .checkpoint_hf import read_hf_checkpoint
 
-        return read_hf_checkpoint(path)
-    from .checkpoint_gguf import read_gguf_checkpoint
+        checkpoint = read_hf_checkpoint(path)
+    else:
+        from .checkpoint_gguf import read_gguf_checkpoint
 
-    return read_gguf_checkpoint(path)
+        return read_gguf_checkpoint(path, dtype=dtype)
+    if dtype is not None:
+        cast_state_dict(checkpoint.state_dict, dtype)
+    return checkpoint

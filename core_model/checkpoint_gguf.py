@@ -275,7 +275,8 @@ def _scaling_from_rope_freqs(
     return scaling
 
 
-def read_gguf_checkpoint(path: Path) -> Checkpoint:
+def read_gguf_checkpoint(path: Path, dtype: torch.dtype | None = None) -> Checkpoint:
+    """Read a llama GGUF file; tensors dequantized to float32, or to `dtype` one by one."""
     path = Path(path)
     gguf = open_gguf(path)
     meta = gguf.metadata
@@ -308,7 +309,8 @@ def read_gguf_checkpoint(path: Path) -> Checkpoint:
         if name == _ROPE_FREQS:
             continue
         qtypes[info.qtype.name] += 1
-        state_dict[gguf_name_to_meta(name)] = _to_float32(gguf, info)
+        tensor = _to_float32(gguf, info)
+        state_dict[gguf_name_to_meta(name)] = tensor if dtype is None else tensor.to(dtype)
     if tied and "tok_embeddings.weight" in state_dict:
         state_dict["output.weight"] = state_dict["tok_embeddings.weight"]
     check_state_dict(args, state_dict, path)

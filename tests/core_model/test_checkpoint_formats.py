@@ -214,3 +214,17 @@ def test_hf_config_json_variants(tmp_path):
     assert ckpt.chat_template == "{{ messages }}"
     config = json.loads((folder / "config.json").read_text())
     assert ckpt.metadata["torch_dtype"] == config["torch_dtype"] == "float32"
+
+
+def test_dtype_cast_while_reading_keeps_ties(tmp_path):
+    args = tiny_args(n_layers=1, tie_word_embeddings=True)
+    sd = random_meta_state_dict(args)
+    for path in (
+        write_meta_checkpoint(tmp_path / "meta", args, sd),
+        write_hf_checkpoint(tmp_path / "hf", args, sd),
+        write_gguf_checkpoint(tmp_path / "m.gguf", args, sd, weight_type="Q8_0"),
+    ):
+        ckpt = read_checkpoint(path, dtype=torch.bfloat16)
+        assert {t.dtype for t in ckpt.state_dict.values()} == {torch.bfloat16}, path
+        assert ckpt.tied, path
+        assert torch.equal(ckpt.state_dict["norm.weight"], sd["norm.weight"].to(torch.bfloat16))
