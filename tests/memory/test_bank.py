@@ -94,6 +94,10 @@ def test_folder_ingestion_reports_each_bad_file_and_goes_on(
     assert [Path(d.source).name for d in only_md.added] == ["otters.md"] and not only_md.failed
     top = hashing_store.create_bank("top").add_folder(folder, include=["*.md", "*.txt"], recursive=False)
     assert [Path(d.source).name for d in top.added] == ["otters.md"]
+    excluded = hashing_store.create_bank("excl").add_folder(
+        folder, include=["*.txt"], exclude=["sub/deeper/*"]
+    )
+    assert [Path(d.source).name for d in excluded.added] == ["kelp.txt"] and not excluded.duplicates
     with pytest.raises(DocumentReadError, match="not a folder"):
         bank.add_folder(folder / "otters.md")
 
@@ -285,3 +289,11 @@ def test_in_memory_database_and_async_api() -> None:
             assert (await store.asearch("otters", banks=["mem"], k=1))[0].title == "otters"
 
     asyncio.run(scenario())
+
+
+def test_default_location_is_under_llamasys_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLAMASYS_HOME", str(tmp_path / "home"))
+    with MemoryStore(embedder=HashingEmbedder()) as store:
+        store.create_bank("default")
+        assert store.url == f"sqlite:///{tmp_path / 'home' / 'memory.sqlite'}"
+    assert (tmp_path / "home" / "memory.sqlite").is_file()

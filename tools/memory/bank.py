@@ -537,7 +537,7 @@ def _walk(root: Path, *, recursive: bool) -> Iterator[Path]:
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            if recursive:
+            if recursive and not entry.is_symlink():  # a linked folder could loop back on itself
                 yield from _walk(entry, recursive=True)
         elif entry.is_file():
             yield entry
