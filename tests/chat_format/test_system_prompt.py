@@ -152,3 +152,18 @@ def test_code_interpreter_result_text():
         format_code_interpreter_result(stdout="a", stderr="w")
         == "completed[stdout]a[/stdout][stderr]w[/stderr]"
     )
+
+
+def test_llama3_format_implements_the_protocol_and_accepts_dict_messages(llama3_format):
+    from llamasys.core_model.chat_format import ChatFormat
+
+    assert isinstance(llama3_format, ChatFormat)
+    as_dicts = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi", "context": "doc"},
+    ]
+    as_models = [SystemMessage(content="Be brief."), UserMessage(content="hi", context="doc")]
+    assert llama3_format.encode_dialog_prompt(as_dicts) == llama3_format.encode_dialog_prompt(as_models)
+    assert llama3_format.stop_token_ids == {
+        llama3_format.tokenizer.special_id(t) for t in ("<|end_of_text|>", "<|eom_id|>", "<|eot_id|>")
+    }

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llamasys.core_model.chat_format import Llama3ChatFormat, make_chat_format
+from llamasys.core_model.chat_format import ChatFormat, Llama3ChatFormat, make_chat_format
 from llamasys.core_model.messages import (
     AssistantMessage,
     StopReason,
@@ -245,6 +245,7 @@ def test_make_chat_format_chooses_from_the_tokenizer(llama3_tokenizer, tiny_toke
     assert isinstance(make_chat_format(llama3_tokenizer, smollm2_template), Llama3ChatFormat)
     fmt = make_chat_format(tiny_tokenizer, smollm2_template)
     assert isinstance(fmt, TemplateChatFormat) and fmt.chat_template == smollm2_template
+    assert isinstance(fmt, ChatFormat)
     assert fmt.stop_token_ids == {
         tiny_tokenizer.special_id("<|im_end|>"),
         tiny_tokenizer.special_id("<|endoftext|>"),
