@@ -33,6 +33,7 @@ from .tokenizer import Tokenizer
 __all__ = [
     "Checkpoint",
     "read_checkpoint",
+    "read_tokenizer",
     "expected_meta_shapes",
     "check_state_dict",
     "cast_state_dict",
@@ -183,12 +184,7 @@ def cast_state_dict(state_dict: dict[str, torch.Tensor], dtype: torch.dtype) -> 
             done[id(tensor)] = state_dict[name] = tensor.to(dtype)
 
 
-def read_checkpoint(source: str | Path, *, dtype: torch.dtype | None = None) -> Checkpoint:
-    """Load a catalogue id, a Meta folder, a Hugging Face folder or a .gguf file.
-
-    `dtype`: cast the weights while reading (GGUF tensors are then dequantized straight to it, one at
-    a time, so a quantized file never exists in memory as float32 all at once). Default: as stored
-    (Meta, HF) or float32 (GGUF)."""
+def _locate(source: str | Path) -> tuple[Path, CheckpointFormat]:
     path = Path(source).expanduser()
     if isinstance(source, str) and not path.exists() and _looks_like_catalog_id(source):
         from .catalog import resolve
@@ -199,7 +195,41 @@ def read_checkpoint(source: str | Path, *, dtype: torch.dtype | None = None) -> 
             path = path / "original"
         elif len(ggufs := sorted(path.glob("*.gguf"))) == 1:
             path = ggufs[0]
-    fmt = detect_format(path)
+    return path, detect_format(path)
+
+
+def read_tokenizer(source: str | Path) -> tuple[Tokenizer, str | None]:
+    """Only the tokenizer and chat template of a checkpoint (no weights are read)."""
+    from .errors import TokenizerError
+
+    path, fmt = _locate(source)
+    try:
+        if fmt == "meta":
+            from .tokenizer_llama3 import Llama3Tokenizer
+
+            model = path / "tokenizer.model"
+            return (Llama3Tokenizer(model) if model.is_file() else Llama3Tokenizer.default()), None
+        if fmt == "hf":
+            from .checkpoint_hf import _read_tokenizer, read_chat_template
+
+            return _read_tokenizer(path), read_chat_template(path)
+        from .checkpoint_gguf import open_gguf
+        from .tokenizer_hf import HFTokenizer
+
+        meta = open_gguf(path).metadata
+        template = meta.get("tokenizer.chat_template")
+        return HFTokenizer.from_gguf(meta, name=str(path)), template if isinstance(template, str) else None
+    except TokenizerError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+
+
+def read_checkpoint(source: str | Path, *, dtype: torch.dtype | None = None) -> Checkpoint:
+    """Load a catalogue id, a Meta folder, a Hugging Face folder or a .gguf file.
+
+    `dtype`: cast the weights while reading (GGUF tensors are then dequantized straight to it, one at
+    a time, so a quantized file never exists in memory as float32 all at once). Default: as stored
+    (Meta, HF) or float32 (GGUF)."""
+    path, fmt = _locate(source)
     log.info("reading %s checkpoint %s", fmt, path)
     if fmt == "meta":
         from .checkpoint_meta import read_meta_checkpoint

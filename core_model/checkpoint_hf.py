@@ -156,7 +156,7 @@ def read_chat_template(folder: Path) -> str | None:
     return template if isinstance(template, str) else None
 
 
-def _read_tokenizer(folder: Path, args: ModelArgs) -> Tokenizer:
+def _read_tokenizer(folder: Path) -> Tokenizer:
     try:
         if (folder / "tokenizer.json").is_file():
             return HFTokenizer.from_folder(folder, vocab_size=None)
@@ -197,7 +197,7 @@ def read_hf_checkpoint(folder: Path) -> Checkpoint:
             )
         state_dict["output.weight"] = state_dict["tok_embeddings.weight"]
     check_state_dict(args, state_dict, folder)
-    tokenizer = _read_tokenizer(folder, args)
+    tokenizer = _read_tokenizer(folder)
     check_tokenizer(args, tokenizer, folder)
     return Checkpoint(
         args=args,

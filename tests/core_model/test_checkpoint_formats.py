@@ -228,3 +228,18 @@ def test_dtype_cast_while_reading_keeps_ties(tmp_path):
         assert {t.dtype for t in ckpt.state_dict.values()} == {torch.bfloat16}, path
         assert ckpt.tied, path
         assert torch.equal(ckpt.state_dict["norm.weight"], sd["norm.weight"].to(torch.bfloat16))
+
+
+def test_read_tokenizer_without_weights(tmp_path):
+    from llamasys.core_model.checkpoint import read_tokenizer
+
+    args = tiny_args(n_layers=1)
+    meta = write_meta_checkpoint(tmp_path / "meta", args)
+    hf = write_hf_checkpoint(tmp_path / "hf", args)
+    gguf = write_gguf_checkpoint(tmp_path / "m.gguf", args)
+    for path in (meta / "consolidated.00.pth", hf / "model.safetensors"):
+        path.unlink()  # weights are not needed
+    results = [read_tokenizer(p) for p in (meta, hf, gguf)]
+    ids = {tuple(tok.encode("the eot <|eot_id|>", allow_special=True)) for tok, _ in results}
+    assert len(ids) == 1
+    assert [template is not None for _, template in results] == [False, True, True]
