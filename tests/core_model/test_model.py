@@ -8,63 +8,13 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from checkpoint_factory import random_meta_state_dict, tiny_args
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from llamasys.core_model.config import ModelArgs, RopeScaling, meta_to_hf_qk
 from llamasys.core_model.engine import Engine
 from llamasys.core_model.errors import CheckpointError, SequenceTooLongError
 from llamasys.core_model.model import Transformer
-
-try:  # the shared fixtures, when present
-    from checkpoint_factory import random_meta_state_dict, tiny_args
-except ImportError:  # pragma: no cover - until tests/checkpoint_factory.py lands
-
-    def tiny_args(**kw) -> ModelArgs:
-        base = dict(
-            dim=64,
-            n_layers=2,
-            n_heads=4,
-            n_kv_heads=2,
-            vocab_size=300,
-            ffn_hidden_dim=160,
-            norm_eps=1e-5,
-            rope_theta=500000.0,
-            rope_scaling=RopeScaling(factor=8.0, original_max_position_embeddings=64),
-            max_position_embeddings=512,
-        )
-        return ModelArgs(**(base | kw))
-
-    def random_meta_state_dict(args: ModelArgs, seed: int = 0) -> dict[str, torch.Tensor]:
-        g = torch.Generator().manual_seed(seed)
-
-        def w(*shape):
-            return torch.randn(*shape, generator=g) / shape[-1] ** 0.5
-
-        def norm():
-            return 1.0 + 0.1 * torch.randn(args.dim, generator=g)
-
-        q, kv = args.n_heads * args.head_dim, args.n_kv_heads * args.head_dim
-        sd = {
-            "tok_embeddings.weight": torch.randn(args.vocab_size, args.dim, generator=g),
-            "norm.weight": norm(),
-        }
-        for i in range(args.n_layers):
-            p = f"layers.{i}."
-            sd |= {
-                p + "attention.wq.weight": w(q, args.dim),
-                p + "attention.wk.weight": w(kv, args.dim),
-                p + "attention.wv.weight": w(kv, args.dim),
-                p + "attention.wo.weight": w(args.dim, q),
-                p + "feed_forward.w1.weight": w(args.ffn_hidden_dim, args.dim),
-                p + "feed_forward.w2.weight": w(args.dim, args.ffn_hidden_dim),
-                p + "feed_forward.w3.weight": w(args.ffn_hidden_dim, args.dim),
-                p + "attention_norm.weight": norm(),
-                p + "ffn_norm.weight": norm(),
-            }
-        sd["output.weight"] = (
-            sd["tok_embeddings.weight"] if args.tie_word_embeddings else w(args.vocab_size, args.dim)
-        )
-        return sd
 
 
 def hf_reference(args: ModelArgs, sd: dict[str, torch.Tensor]) -> LlamaForCausalLM:
