@@ -72,8 +72,7 @@ def _answer(engine, fmt, ids: list[int], sampling, out: TextIO) -> AssistantMess
             out.write(f"[the model asked for tool {call.tool_name}({call.arguments}); chat runs no tools]")
     out.write("\n")
     out.flush()
-    message = parser.finish(stop_reason) if stop_reason is not None else parser.finish()
-    return message
+    return parser.finish(stop_reason) if stop_reason is not None else parser.finish()
 
 
 @app.command("chat")
@@ -113,8 +112,16 @@ def chat(
         top_p=top_p if temperature > 0 else 1.0,
         max_tokens=min(max_tokens, engine.max_seq_len - 1),
         seed=seed,
+        stop_token_ids=tuple(sorted(fmt.stop_token_ids)),
     )
     base: list[Message] = [SystemMessage(content=system)] if system else []
+    try:
+        _loop(engine, fmt, sampling, base, interactive)
+    except KeyboardInterrupt:
+        typer.echo("", err=True)
+
+
+def _loop(engine, fmt, sampling, base: list[Message], interactive: bool) -> None:
     history: list[Message] = list(base)
     for line in _lines(sys.stdin, interactive):
         command = line.strip()
@@ -139,4 +146,8 @@ def chat(
                 err=True,
             )
             continue
-        history.append(_answer(engine, fmt, ids, sampling, sys.stdout))
+        try:
+            history.append(_answer(engine, fmt, ids, sampling, sys.stdout))
+        except KeyboardInterrupt:  # Ctrl-C stops this answer, not the chat
+            history.pop()
+            typer.echo("\n(answer interrupted)", err=True)
