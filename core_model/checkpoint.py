@@ -125,8 +125,11 @@ def check_state_dict(args: ModelArgs, state_dict: dict[str, torch.Tensor], sourc
                 f"{source}: weight {name} has shape {tuple(tensor.shape)} but the config calls for {shape}: "
                 "config and weights do not belong together"
             )
-        if not tensor.is_floating_point():
-            raise CheckpointError(f"{source}: weight {name} has dtype {tensor.dtype}, expected a float type")
+        if tensor.dtype not in (torch.float32, torch.float16, torch.bfloat16, torch.float64):
+            raise CheckpointError(
+                f"{source}: weight {name} has dtype {tensor.dtype}, expected float32, float16 or bfloat16 "
+                "(pre-quantized checkpoints are not read; the engine quantizes on load)"
+            )
 
 
 def check_tokenizer(args: ModelArgs, tokenizer: Tokenizer, source: Path | str) -> None:

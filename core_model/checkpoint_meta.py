@@ -77,6 +77,22 @@ def merge_meta_shards(shards: list[dict[str, torch.Tensor]]) -> dict[str, torch.
     return merged
 
 
+def _refuse_prequantized(folder: Path) -> None:
+    """Meta also ships FP8 (fp8_scales_*.pt) and int4 QLoRA / SpinQuant SKUs; their tensors are not
+    plain weights, so loading them as such would be silently wrong."""
+    if any(folder.glob("fp8_scales_*.pt")):
+        raise CheckpointError(
+            f"{folder}: this is one of Meta's FP8 checkpoints (fp8_scales_*.pt), which this engine does not read: "
+            "use the bf16 checkpoint and load it with quantization='fp8'"
+        )
+    params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
+    if params.get("quantization_args") or params.get("lora_args"):
+        raise CheckpointError(
+            f"{folder}: params.json describes a quantized (QLoRA / SpinQuant int4) checkpoint, which this "
+            "engine does not read: use the bf16 checkpoint"
+        )
+
+
 def _same_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
     return (
         a.shape == b.shape
@@ -95,6 +111,7 @@ def read_meta_checkpoint(folder: Path) -> Checkpoint:
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
     args = read_params(folder)
+    _refuse_prequantized(folder)
     shard_paths = sorted(folder.glob("consolidated.*.pth"))
     if not shard_paths:
         raise CheckpointError(

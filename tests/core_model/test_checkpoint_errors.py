@@ -215,3 +215,22 @@ def test_all_errors_are_model_errors():
     assert issubclass(CheckpointError, ModelError)
     with pytest.raises(ModelError):
         read_checkpoint(torch.__file__)  # a .py file is not a checkpoint
+
+
+def test_prequantized_meta_checkpoints_are_refused(tmp_path, args):
+    folder = write_meta_checkpoint(tmp_path / "m", args)
+    (folder / "fp8_scales_0.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="Meta's FP8 checkpoints.*quantization='fp8'"):
+        read_checkpoint(folder)
+    (folder / "fp8_scales_0.pt").unlink()
+    params = json.loads((folder / "params.json").read_text())
+    (folder / "params.json").write_text(json.dumps({**params, "quantization_args": {"group_size": 32}}))
+    with pytest.raises(CheckpointError, match="QLoRA / SpinQuant"):
+        read_checkpoint(folder)
+
+
+def test_non_float_weights_are_refused(tmp_path, args):
+    sd = random_meta_state_dict(args)
+    sd["layers.0.attention.wq.weight"] = sd["layers.0.attention.wq.weight"].to(torch.float8_e4m3fn)
+    with pytest.raises(CheckpointError, match="attention.wq.weight has dtype torch.float8_e4m3fn"):
+        read_checkpoint(write_meta_checkpoint(tmp_path / "m", args, sd))
