@@ -49,6 +49,7 @@ from pydantic import BaseModel, Field
 
 from llamasys.tools.base import Attachment, Tool, ToolError, ToolResult
 from llamasys.tools.sandbox import (
+    SECCOMP_FD,
     WORKER_IN_SANDBOX,
     Backend,
     LaunchPlan,
@@ -57,6 +58,7 @@ from llamasys.tools.sandbox import (
     choose_backend,
     kill,
     plan_launch,
+    seccomp_program,
     start,
 )
 
@@ -313,6 +315,7 @@ class CodeInterpreter(Tool):
             "attach_files_max_bytes": self.attach_files_max_bytes,
             "figure_dpi": self.figure_dpi,
             "limits": self.limits.model_dump(),
+            "seccomp": self._worker_seccomp(plan),
         }
         try:
             ready = await worker.request(config, timeout=self.start_timeout_s)
@@ -337,6 +340,14 @@ class CodeInterpreter(Tool):
         )
         self._worker = worker
         return worker
+
+    @staticmethod
+    def _worker_seccomp(plan: LaunchPlan) -> str | None:
+        """The seccomp program for the worker to install itself, where the launcher has not."""
+        if SECCOMP_FD in plan.argv:
+            return None
+        program = seccomp_program()
+        return None if program is None else base64.b64encode(program).decode("ascii")
 
     async def _discard_worker(self) -> None:
         worker, self._worker = self._worker, None

@@ -9,7 +9,8 @@ user code it
   inherit, and points fd 0 at /dev/null and fds 1/2 at capture files in the private /tmp, so output
   from subprocesses and C code is captured too and can never corrupt the protocol;
 - lowers its own resource limits (address space, processes, file size, open files, core dumps; CPU
-  seconds are re-armed before every call), which it can never raise again.
+  seconds are re-armed before every call), which it can never raise again;
+- installs the seccomp filter the host sent, when the launcher could not (the unshare fallback).
 
 Protocol: frames of a 4-byte big-endian length followed by UTF-8 JSON, request then response.
 
@@ -163,6 +164,30 @@ class Worker:
                 resource.setrlimit(getattr(resource, name), (value, value))
         hard = int(limits["session_cpu_seconds"])
         resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
+
+    def apply_seccomp(self) -> None:
+        """Install the host's seccomp program (where the launcher could not), before any user code."""
+        encoded = self.config.get("seccomp")
+        if not encoded:
+            return
+        import ctypes
+
+        program = base64.b64decode(encoded)
+
+        class SockFprog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        buffer = ctypes.create_string_buffer(program, len(program))
+        fprog = SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+        pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
+        one, zero = ctypes.c_ulong(1), ctypes.c_ulong(0)
+        if libc.prctl(pr_set_no_new_privs, one, zero, zero, zero) != 0 or (
+            libc.prctl(pr_set_seccomp, ctypes.c_ulong(seccomp_mode_filter), ctypes.byref(fprog), zero, zero)
+            != 0
+        ):
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"could not install the seccomp filter: {os.strerror(errno)}")
 
     @staticmethod
     def _on_cpu_limit(signum, frame):  # noqa: ARG004
@@ -364,6 +389,7 @@ def main() -> None:
     worker = Worker(json.loads(_read_exact(0, length)))
     worker.take_over_descriptors()
     worker.apply_limits()
+    worker.apply_seccomp()
     import warnings
 
     warnings.filterwarnings("ignore", message=".*non-interactive.*cannot be shown")

@@ -42,6 +42,7 @@ import shutil
 import signal
 import site
 import stat
+import struct
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -65,6 +66,58 @@ _SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 _ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", "alternatives", "mime.types")
 _ETC_NETWORK_FILES = ("resolv.conf", "hosts", "nsswitch.conf", "ssl", "ca-certificates")
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+SECCOMP_FD = "{seccomp-fd}"
+"""Placeholder in a plan's argv for the descriptor `start` passes the seccomp program on."""
+
+# System calls the sandbox refuses with EPERM (bubblewrap backend): tracing other processes (bwrap's
+# own PID 1 runs as the same uid), the kernel keyrings (the host session keyring is inherited),
+# mounting and namespaces, and kernel interfaces that are common exploit surfaces.
+_DENIED_SYSCALLS: dict[str, dict[str, int]] = {
+    "x86_64": {
+        "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "keyctl": 250, "add_key": 248,
+        "request_key": 249, "bpf": 321, "perf_event_open": 298, "userfaultfd": 323, "open_by_handle_at": 304,
+        "name_to_handle_at": 303, "kexec_load": 246, "kexec_file_load": 320, "init_module": 175,
+        "finit_module": 313, "delete_module": 176, "mount": 165, "umount2": 166, "pivot_root": 155,
+        "setns": 308, "unshare": 272, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+        "acct": 163, "swapon": 167, "swapoff": 168, "reboot": 169, "iopl": 172, "ioperm": 173,
+    },
+    "aarch64": {
+        "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "keyctl": 219, "add_key": 217,
+        "request_key": 218, "bpf": 280, "perf_event_open": 241, "userfaultfd": 282, "open_by_handle_at": 265,
+        "name_to_handle_at": 264, "kexec_load": 104, "kexec_file_load": 294, "init_module": 105,
+        "finit_module": 273, "delete_module": 106, "mount": 40, "umount2": 39, "pivot_root": 41,
+        "setns": 268, "unshare": 97, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+        "acct": 89, "swapon": 224, "swapoff": 225, "reboot": 142,
+    },
+}  # fmt: skip
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+
+
+def seccomp_program(machine: str | None = None) -> bytes | None:
+    """A classic-BPF seccomp filter (bwrap `--seccomp`): other architectures' calls kill the process,
+    the denied calls fail with EPERM, everything else is allowed. None on an unknown architecture."""
+    machine = machine or os.uname().machine
+    if machine not in _DENIED_SYSCALLS:
+        return None
+    denied = sorted(set(_DENIED_SYSCALLS[machine].values()))
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, kill_process, eperm = 0x7FFF0000, 0x80000000, 0x00050000 | 1
+    program = [
+        (ld_abs, 0, 0, 4),
+        (jeq, 1, 0, _AUDIT_ARCH[machine]),
+        (ret, 0, 0, kill_process),
+        (ld_abs, 0, 0, 0),
+    ]
+    checks: list[tuple[int, int]] = [(jeq, nr) for nr in denied]
+    if machine == "x86_64":
+        checks.insert(0, (jge, 0x40000000))  # the x32 ABI's numbers alias the denied calls
+    deny_at = len(program) + len(checks) + 1
+    for code, value in checks:
+        program.append((code, deny_at - (len(program) + 1), 0, value))
+    program += [(ret, 0, 0, allow), (ret, 0, 0, eperm)]
+    return b"".join(struct.pack("<HBBI", *instruction) for instruction in program)
 
 
 class SandboxUnavailableError(ToolError):
@@ -241,6 +294,8 @@ def _bwrap_command(
     argv += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
     argv += ["--perms", "0700", "--size", str(limits.workdir_bytes), "--tmpfs", WORKDIR]
     argv += ["--remount-ro", "/"]  # the sandbox's own root tmpfs (/etc, /opt...) is read-only too
+    if seccomp_program() is not None:
+        argv += ["--seccomp", SECCOMP_FD]
     argv += ["--chdir", WORKDIR, "--uid", str(uid), "--gid", str(uid), "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
@@ -377,12 +432,17 @@ def backend_problem(backend: Backend, network: bool = False) -> str | None:
         )
     except SandboxUnavailableError as exc:
         return str(exc)
+    argv, fd = _seccomp_fd(plan.argv)
     try:
         done = subprocess.run(
-            plan.argv, env=plan.env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL
-        )
+            argv, env=plan.env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
+            pass_fds=() if fd is None else (fd,),
+        )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"{backend} failed to start: {exc}"
+    finally:
+        if fd is not None:
+            os.close(fd)
     if done.returncode != 0:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
         return f"{backend} failed to start a sandboxed Python: {reason[-1] if reason else done.returncode}"
@@ -424,17 +484,35 @@ def choose_backend(
 # -- running ---------------------------------------------------------------------------------------
 
 
+def _seccomp_fd(argv: list[str]) -> tuple[list[str], int | None]:
+    """Put the seccomp program in a memfd and its descriptor number in place of the placeholder."""
+    if SECCOMP_FD not in argv:
+        return argv, None
+    program = seccomp_program()
+    assert program is not None
+    fd = os.memfd_create("llamasys-seccomp", os.MFD_CLOEXEC)
+    os.write(fd, program)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return [str(fd) if a == SECCOMP_FD else a for a in argv], fd
+
+
 async def start(plan: LaunchPlan) -> asyncio.subprocess.Process:
     """Start the planned process with stdin/stdout pipes, in its own process group."""
-    return await asyncio.create_subprocess_exec(
-        *plan.argv,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=plan.env,
-        cwd=plan.workdir if plan.backend == "none" else "/",
-        start_new_session=True,
-    )
+    argv, fd = _seccomp_fd(plan.argv)
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=plan.env,
+            cwd=plan.workdir if plan.backend == "none" else "/",
+            start_new_session=True,
+            pass_fds=() if fd is None else (fd,),
+        )
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def kill(process: asyncio.subprocess.Process) -> None:

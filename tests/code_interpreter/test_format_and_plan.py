@@ -68,7 +68,7 @@ def test_bwrap_plan_isolates_everything(monkeypatch):
     argv = plan.argv
     for flag in ("--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"):
         assert flag in argv
-    assert "--share-net" not in argv and "--clearenv" in argv
+    assert "--share-net" not in argv and "--clearenv" in argv and "--seccomp" in argv
     assert argv[argv.index("--tmpfs", argv.index("1234") - 3) + 1] == "/workspace"
     assert plan.env == {"PATH": "/usr/local/bin:/usr/bin:/bin"}  # the launcher itself gets no host env
     assert "sk-secret" not in " ".join(argv) and "LLAMASYS_FAKE_API_KEY" not in " ".join(argv)
@@ -100,3 +100,19 @@ def test_choice_falls_back_then_fails_closed(monkeypatch):
         choose_backend("none")
     with pytest.raises(ValueError, match="unknown sandbox backend"):
         choose_backend("docker")
+
+
+def test_seccomp_program_layout():
+    import struct
+
+    program = sandbox.seccomp_program("x86_64")
+    assert program is not None and len(program) % 8 == 0
+    instructions = [struct.unpack("<HBBI", program[i : i + 8]) for i in range(0, len(program), 8)]
+    assert instructions[0] == (0x20, 0, 0, 4) and instructions[1][3] == 0xC000003E  # check the arch first
+    assert instructions[-2] == (0x06, 0, 0, 0x7FFF0000) and instructions[-1] == (0x06, 0, 0, 0x00050001)
+    deny = len(instructions) - 1
+    jumps = {ins[3]: i + 1 + ins[1] for i, ins in enumerate(instructions) if ins[0] in (0x15, 0x35) and i > 1}
+    for name in ("ptrace", "keyctl", "add_key", "mount", "unshare", "bpf", "io_uring_setup"):
+        assert jumps[sandbox._DENIED_SYSCALLS["x86_64"][name]] == deny  # each one lands on EPERM
+    assert jumps[0x40000000] == deny  # and so does the x32 ABI
+    assert sandbox.seccomp_program("sparc") is None

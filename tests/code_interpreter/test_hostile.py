@@ -405,6 +405,7 @@ async def test_ptrace_and_mount_and_namespaces(backend, make_interpreter):
     libc = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
     check = "\nif rc != 0: raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))"
     await blocked(interpreter, libc + f"rc = libc.ptrace(16, {os.getpid()}, 0, 0)" + check)  # PTRACE_ATTACH
+    await blocked(interpreter, libc + "rc = libc.ptrace(16, 1, 0, 0)" + check)  # the sandbox's own PID 1
     await blocked(interpreter, libc + "rc = libc.mount(b'none', b'/mnt', b'tmpfs', 0, None)" + check)
     await blocked(interpreter, libc + "rc = libc.unshare(0x10000000)" + check)  # CLONE_NEWUSER
     await blocked(interpreter, libc + "rc = libc.unshare(0x00020000)" + check)  # CLONE_NEWNS
@@ -455,3 +456,33 @@ async def test_background_process_dies_with_the_session(backend, make_interprete
     await interpreter.close()
     await asyncio.sleep(0.2)
     assert tagged_processes(session) == []
+
+
+async def test_host_session_keyring(backend, make_interpreter):
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    keyctl, add_key, join_session, invalidate, session = 250, 248, 1, 21, -3
+    if os.uname().machine != "x86_64":
+        pytest.skip("syscall numbers below are x86_64's")
+    # a private session keyring for this test process, so nothing leaks into its parent's
+    if libc.syscall(keyctl, join_session, None) < 0:
+        pytest.skip("kernel keyrings are not available here")
+    secret = b"host-keyring-secret-" + uuid.uuid4().hex.encode()
+    key = libc.syscall(add_key, b"user", b"llamasys-test", secret, len(secret), ctypes.c_int(session))
+    assert key > 0
+    try:
+        interpreter = make_interpreter(backend)
+        out = await blocked(
+            interpreter,
+            "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.syscall.restype = ctypes.c_long\n"
+            "buf = ctypes.create_string_buffer(256)\n"
+            f"n = libc.syscall(250, 11, ctypes.c_long({key}), buf, 256)\n"
+            "print('read', buf.raw[:max(n, 0)])\n"
+            "if n < 0: raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))",
+        )
+        assert secret.decode() not in out
+        await assert_still_works(interpreter)
+    finally:
+        libc.syscall(keyctl, invalidate, ctypes.c_long(key))
