@@ -252,3 +252,44 @@ def test_tagged_json_convention(text, content, expected, error):
         assert decoded.content == content and decoded.errors == []
     else:
         assert decoded.content == text and error in decoded.errors[0]
+
+
+META_PYTHON_LISTS = [
+    '[get_boiling_point(liquid_name="water", celcius=True)]',
+    '[get_boiling_point(liquid_name="water", celcius=True), get_melting_point(substance="ice", kelvin=False)]',
+    "[calculate_volume(radius=5.2, height=10)]",
+    '[process_data(name="sample", value=42, active=True, ratio=3.14)]',
+    "[initialize()]",
+    '[analyze_text(content="Hello, world!", language="en")]',
+    '[get_boiling_point(liquid={"name":"water", "color":"translucent"}), convert_temperature(value=[100, 101], from_unit="C", to_unit="F")]',
+]
+META_NOT_LISTS = [
+    "[]",
+    '[get_boiling_point(liquid_name="water"), 42]',
+    '[get_boiling_point("water", True)]',
+    '[[get_boiling_point(liquid_name="water")]]',
+    '{"func": get_boiling_point(liquid_name="water")}',
+    '[get_boiling_point(liquid_name="water", celcius=True',
+    'get_boiling_point(liquid_name="water")',
+    '[(get_boiling_point(liquid_name="water"),)]',
+]
+
+
+@pytest.mark.parametrize("text", META_PYTHON_LISTS)
+def test_python_lists_from_metas_own_tests_give_every_call(llama3_format, text):
+    tool_utils = pytest.importorskip("llama_models.llama3.tool_utils")
+    expected = tool_utils.parse_python_list_for_function_calls(text)  # Meta's parser, all calls
+    assert calls(decode(llama3_format, text + "<|eot_id|>")) == [(n, a) for n, a in expected]
+    # Meta's decoder returns only the first (its "FIXME: Enable multiple tool calls")
+    assert tool_utils.ToolUtils.maybe_extract_custom_tool_call(text) == expected[0]
+
+
+@pytest.mark.parametrize("text", META_NOT_LISTS)
+def test_what_metas_tests_reject_is_not_a_call(llama3_format, text):
+    message = decode(llama3_format, text + "<|eot_id|>")
+    assert message.tool_calls == [] and message.content == text
+
+
+def test_function_tag_without_closing_tag_as_in_metas_test(llama3_format):
+    message = decode(llama3_format, '<function=getWeather>{"location":"New York","date":"2023-08-05"}')
+    assert calls(message) == [("getWeather", {"location": "New York", "date": "2023-08-05"})]
