@@ -90,6 +90,10 @@ class ModelArgs:
             rope_theta=float(params.get("rope_theta", 500000.0)),
             rope_scaling=scaling,
             max_position_embeddings=int(params.get("max_position_embeddings", 131072)),
+            # llamasys extension (tiny test models): a head size other than dim // n_heads.
+            head_dim_override=int(params["head_dim"])
+            if params.get("head_dim") not in (None, dim // n_heads)
+            else None,
         )
 
     @classmethod

@@ -248,6 +248,8 @@ def meta_params(args: ModelArgs) -> dict:
             params["rope_scaling"] = {"rope_type": "llama3", **dataclasses.asdict(args.rope_scaling)}
     if args.max_position_embeddings != 131072:
         params["max_position_embeddings"] = args.max_position_embeddings
+    if args.head_dim_override is not None:
+        params["head_dim"] = args.head_dim_override
     if ModelArgs.from_meta_params(params).ffn_hidden_dim != args.ffn_hidden_dim:
         raise ValueError(f"cannot express ffn_hidden_dim {args.ffn_hidden_dim} in params.json")
     return params

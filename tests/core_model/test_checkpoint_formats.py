@@ -34,9 +34,21 @@ def assert_same_weights(ckpt: Checkpoint, sd: dict[str, torch.Tensor], atol: flo
             torch.testing.assert_close(got.float(), tensor.float(), atol=atol, rtol=0, msg=name)
 
 
-@pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
-def test_same_state_dict_in_all_formats_loads_identical(tmp_path, tied):
-    args = tiny_args(tie_word_embeddings=tied)
+SHAPES = {
+    "untied": {},
+    "tied": {"tie_word_embeddings": True},
+    "mha-headdim24-factor32": {
+        "n_kv_heads": 4,
+        "head_dim_override": 24,
+        "rope_scaling": RopeScaling(factor=32.0, original_max_position_embeddings=64),
+    },
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_same_state_dict_in_all_formats_loads_identical(tmp_path, shape):
+    args = tiny_args(**SHAPES[shape])
+    tied = args.tie_word_embeddings
     sd = random_meta_state_dict(args, seed=3)
     paths = {
         "meta": write_meta_checkpoint(tmp_path / "meta", args, sd, shards=2),
@@ -49,7 +61,6 @@ def test_same_state_dict_in_all_formats_loads_identical(tmp_path, tied):
         assert ckpt.format == fmt
         assert ckpt.path == paths[fmt]
         assert_same_weights(ckpt, sd)
-        assert ckpt.args.rope_scaling == RopeScaling(factor=8.0, original_max_position_embeddings=64)
         assert ckpt.args == args, fmt
         assert ckpt.tied == tied, fmt
         assert ckpt.tokenizer.encode(text, bos=True) == loaded["meta"].tokenizer.encode(text, bos=True)
