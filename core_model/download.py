@@ -81,9 +81,7 @@ class HuggingFaceHub:
         files = []
         for sibling in info.siblings or []:
             lfs = getattr(sibling, "lfs", None)
-            sha = getattr(lfs, "sha256", None) if lfs is not None else None
-            if isinstance(lfs, dict):
-                sha = lfs.get("sha256")
+            sha = getattr(lfs, "sha256", None) or (lfs.get("sha256") if isinstance(lfs, dict) else None)
             files.append(RemoteFile(sibling.rfilename, sibling.size, sha, getattr(sibling, "blob_id", None)))
         return files
 

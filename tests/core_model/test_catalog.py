@@ -288,3 +288,59 @@ def test_verify_meta_folder_with_checklist(tmp_path):
     (folder / "checklist.chk").unlink()
     report = verify_folder(folder)
     assert report.ok and not report.fully_verified and len(report.files) == 3
+
+
+def test_huggingface_hub_client_translation(tmp_path, monkeypatch):
+    """HuggingFaceHub over huggingface_hub's own types (the network calls themselves are replaced)."""
+    import huggingface_hub
+    from huggingface_hub.hf_api import BlobLfsInfo, RepoSibling
+
+    from llamasys.core_model.download import HuggingFaceHub
+
+    siblings = [
+        RepoSibling("config.json", size=10, blob_id="a" * 40),
+        RepoSibling(
+            "model.safetensors",
+            size=5,
+            blob_id="b" * 40,
+            lfs=BlobLfsInfo(size=5, sha256="c" * 64, pointer_size=1),
+        ),
+    ]
+    calls = {}
+
+    def model_info(self, repo, revision=None, files_metadata=False, token=None):
+        calls["info"] = (repo, revision, files_metadata, token)
+        return type("Info", (), {"siblings": siblings})()
+
+    def hf_hub_download(repo, path, revision=None, local_dir=None, token=None):
+        calls["download"] = (repo, path, revision, token)
+        target = Path(local_dir) / path
+        target.write_bytes(b"x")
+        return str(target)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
+    hub = HuggingFaceHub()
+    files = hub.list_files("meta-llama/X", "main", "tok")
+    assert files == [
+        RemoteFile("config.json", 10, None, "a" * 40),
+        RemoteFile("model.safetensors", 5, "c" * 64, "b" * 40),
+    ]
+    assert calls["info"] == ("meta-llama/X", "main", True, "tok")
+    assert hub.fetch("meta-llama/X", "config.json", "main", tmp_path, "tok") == tmp_path / "config.json"
+
+    def refuse(self, repo, **kwargs):
+        import httpx
+
+        response = httpx.Response(
+            403, request=httpx.Request("GET", "https://huggingface.co/api/models/meta-llama/X")
+        )
+        raise huggingface_hub.errors.GatedRepoError(
+            "Access to model meta-llama/X is restricted", response=response
+        )
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", refuse)
+    with pytest.raises(
+        DownloadError, match="is gated: accept its license at https://huggingface.co/meta-llama/X"
+    ):
+        hub.list_files("meta-llama/X", "main", None)
