@@ -25,6 +25,16 @@ capped at `max_output_chars` (head and tail kept, a visible note in between).
 
 Files the code creates or changes in the working directory come back as attachments (up to
 `attach_files_max_bytes` in total per call) and are all listed in `metadata["files"]`.
+
+Limits (keyword arguments, defaults in brackets): `wall_timeout_s` [30] per call; `cpu_seconds` [30]
+per call (the cell gets `CPUTimeExceeded` and keeps its state) and `session_cpu_seconds` [3600] for
+the worker's life; `memory_bytes` [1 GiB] address space per process; `max_processes` [32] processes
+and threads; `max_file_bytes` [64 MiB] per file; `max_open_files` [256]; `workdir_bytes` [256 MiB]
+and `tmp_bytes` [128 MiB] for the private tmpfs working directory, /tmp and /dev/shm;
+`max_output_chars` [20000] per stream; `network` [False]; `backend` ["auto": bwrap, else unshare;
+"none" only with `allow_unsandboxed=True`]; `sandbox_uid` [65534]. Memory is limited per process:
+the sandbox as a whole can use up to `max_processes` x `memory_bytes` plus its tmpfs sizes; put the
+host service in a memory-limited cgroup (systemd `MemoryMax=`, a container limit) to bound the sum.
 """
 
 from __future__ import annotations
@@ -220,8 +230,8 @@ class CodeInterpreter(Tool):
         *,
         cpu_seconds: float = 30.0,
         session_cpu_seconds: int = 3600,
-        memory_bytes: int | None = 2 << 30,
-        max_processes: int | None = 64,
+        memory_bytes: int | None = 1 << 30,
+        max_processes: int | None = 32,
         max_file_bytes: int | None = 64 << 20,
         max_open_files: int | None = 256,
         workdir_bytes: int = 256 << 20,

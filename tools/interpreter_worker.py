@@ -140,14 +140,18 @@ class Worker:
         os.close(null)
         capture_dir = self.config["capture_dir"]
         os.makedirs(capture_dir, mode=0o700, exist_ok=True)
+        # private (non-inheritable) handles on the capture files; fds 1 and 2 are pointed at them again
+        # before every call, so a cell that closes or redirects them breaks nothing for the next one
         self.capture_fds = {}
         for fd, name in ((1, "stdout"), (2, "stderr")):
             path = os.path.join(capture_dir, f"fd{fd}")
-            cap = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
-            os.dup2(cap, fd)
-            os.close(cap)
-            self.capture_fds[name] = fd
+            self.capture_fds[name] = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        self._point_std_fds()
         sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the worker
+
+    def _point_std_fds(self) -> None:
+        os.dup2(self.capture_fds["stdout"], 1)
+        os.dup2(self.capture_fds["stderr"], 2)
 
     def apply_limits(self) -> None:
         limits = self.config["limits"]
@@ -281,6 +285,7 @@ class Worker:
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         out, err = CappedText(self.max_chars), CappedText(self.max_chars)
         before = self.snapshot()
+        self._point_std_fds()
         sys.stdout, sys.stderr = out, err
         status = "completed"
         started = time.perf_counter()

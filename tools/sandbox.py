@@ -129,8 +129,8 @@ class SandboxLimits(BaseModel):
 
     cpu_seconds: float = Field(30.0, gt=0, description="CPU seconds one call may use (re-armed per call)")
     session_cpu_seconds: int = Field(3600, gt=0, description="CPU seconds the worker may use in its life")
-    memory_bytes: int | None = Field(2 << 30, description="address space (RLIMIT_AS) of each process")
-    max_processes: int | None = Field(64, ge=1, description="processes and threads (RLIMIT_NPROC)")
+    memory_bytes: int | None = Field(1 << 30, description="address space (RLIMIT_AS) of each process")
+    max_processes: int | None = Field(32, ge=1, description="processes and threads (RLIMIT_NPROC)")
     max_file_bytes: int | None = Field(
         64 << 20, description="largest file a process may write (RLIMIT_FSIZE)"
     )

@@ -486,3 +486,20 @@ async def test_host_session_keyring(backend, make_interpreter):
         await assert_still_works(interpreter)
     finally:
         libc.syscall(keyctl, invalidate, ctypes.c_long(key))
+
+
+async def test_closing_the_standard_descriptors(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    await interpreter.run(code="import os, sys\nos.close(1)\nos.close(2)\nos.close(0)\nsys.stdout = None")
+    result = await interpreter.run(
+        code="import subprocess\nsubprocess.run(['echo', 'child'])\nprint('parent')"
+    )
+    assert result.content == "completed\n[stdout]\nparent\nchild\n[/stdout]", result.content
+    await assert_still_works(interpreter)
+
+
+async def test_exiting_the_worker(backend, make_interpreter):
+    interpreter = make_interpreter(backend)
+    result = await interpreter.run(code="import os\nos._exit(0)")
+    assert result.content.startswith("failed") and result.metadata["state_lost"] is True
+    await assert_still_works(interpreter)
