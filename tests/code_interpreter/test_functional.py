@@ -235,3 +235,18 @@ async def test_auto_falls_back_to_unshare_without_bwrap(backend, monkeypatch, ma
     assert (
         result.content == "completed\n[stdout]\n65534\n[/stdout]" and result.metadata["backend"] == "unshare"
     )
+
+
+async def test_background_reaper_closes_idle_sessions(bwrap_backend):
+    pool = InterpreterPool(backend=bwrap_backend, idle_timeout_s=0.2)
+    try:
+        interpreter = await pool.get("idle")
+        await interpreter.run(code="print(1)")
+        pool.start_reaper(interval_s=0.1)
+        for _ in range(50):
+            if "idle" not in pool:
+                break
+            await asyncio.sleep(0.1)
+        assert "idle" not in pool and not interpreter.running
+    finally:
+        await pool.close()
