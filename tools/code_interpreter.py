@@ -139,6 +139,7 @@ class _Worker:
         self.started = time.monotonic()
         self._stderr_tail = b""
         self._stderr_task = asyncio.create_task(self._drain_stderr())
+        self.broken = False  # a request was abandoned mid-way: its reply would desynchronise the next one
 
     async def _drain_stderr(self) -> None:
         assert self.process.stderr is not None
@@ -175,7 +176,16 @@ class _Worker:
             await self.process.stdin.drain()
         except (ConnectionError, RuntimeError) as exc:
             raise _WorkerDied(await self._death_reason()) from exc
-        return await asyncio.wait_for(self.receive(), timeout=timeout)
+        try:
+            return await asyncio.wait_for(self.receive(), timeout=timeout)
+        except BaseException:  # timeout, death, or the caller cancelled us: this worker is done for
+            self.broken = True
+            kill(self.process)
+            raise
+
+    @property
+    def usable(self) -> bool:
+        return not self.broken and self.process.returncode is None
 
     async def _death_reason(self) -> str:
         with contextlib.suppress(TimeoutError):
@@ -282,7 +292,7 @@ class CodeInterpreter(Tool):
     # -- life cycle --------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._worker is not None and self._worker.process.returncode is None
+        return self._worker is not None and self._worker.usable
 
     async def start(self) -> float:
         """Start the worker now (otherwise the first call does); returns the seconds it took."""
@@ -294,9 +304,13 @@ class CodeInterpreter(Tool):
     async def _ensure_worker(self) -> _Worker:
         if self._closed:
             raise InterpreterError("this interpreter was closed; create a new one")
-        if self._worker is not None and self._worker.process.returncode is None:
+        if self._worker is not None and self._worker.usable:
             return self._worker
         if self._worker is not None:
+            log.info(
+                "code interpreter %s: replacing a worker that stopped or was interrupted", self.session_id
+            )
+            self.restarts += 1
             await self._discard_worker()
         if self.backend is None:
             self.backend = await asyncio.to_thread(

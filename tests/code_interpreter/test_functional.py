@@ -250,3 +250,15 @@ async def test_background_reaper_closes_idle_sessions(bwrap_backend):
         assert "idle" not in pool and not interpreter.running
     finally:
         await pool.close()
+
+
+async def test_a_cancelled_call_does_not_desynchronise_the_next(bwrap_backend, make_interpreter):
+    interpreter = make_interpreter(bwrap_backend)
+    await interpreter.run(code="print(1)")
+    task = asyncio.create_task(interpreter.run(code="import time\ntime.sleep(3)\nprint('late')"))
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    result = await interpreter.run(code="print(2)")
+    assert result.content == "completed\n[stdout]\n2\n[/stdout]" and result.metadata["restarts"] == 1
