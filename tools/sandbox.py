@@ -11,12 +11,16 @@ once by actually starting a sandboxed Python):
 - `bwrap` (bubblewrap): new user, mount, PID, network (only loopback), IPC, UTS and cgroup namespaces;
   nested user namespaces disabled; a fresh root that holds only /usr (+ the /bin, /lib symlinks), a few
   files of /etc (loader cache, fonts, time zone), the Python installation and the worker, all read-only;
-  a private size-limited tmpfs for the working directory and for /tmp; a fresh /proc (only the
-  sandbox's own processes) and a minimal /dev; `--new-session` (no terminal injection);
-  `--die-with-parent`; `--clearenv` and a minimal environment (no host secrets).
+  private size-limited tmpfs mounts for the working directory, /tmp and /dev/shm, the rest of the
+  root remounted read-only; a fresh /proc (only the sandbox's own processes) and a minimal /dev;
+  `--new-session` (no terminal injection); `--die-with-parent`; `--clearenv` and a minimal
+  environment (no host secrets); a seccomp filter (`seccomp_program`) that refuses ptrace and
+  process_vm_*, the kernel keyrings (the host's session keyring is inherited otherwise), mount,
+  unshare/setns, bpf, perf_event_open, userfaultfd, io_uring, open_by_handle_at, module loading.
 - `unshare` (util-linux), the fallback where bubblewrap is missing: the same namespaces (a user
   namespace only when not root), the same read-only fresh root assembled with `mount` in a private
-  mount namespace and entered with `chroot`, then privileges dropped with `setpriv`.
+  mount namespace and entered with `chroot`, then privileges dropped with `setpriv`; the worker
+  installs the same seccomp filter itself before it runs any user code.
 - `none`: no isolation at all; only with `allow_unsandboxed=True`, otherwise `SandboxUnavailableError`
   (fail closed).
 

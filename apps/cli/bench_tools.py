@@ -93,10 +93,16 @@ async def _measure_backend(backend: str, calls: int, starts: int) -> dict[str, A
     }
 
 
-async def run_tools_benchmark(backends: list[str], calls: int, starts: int, baseline_runs: int) -> dict[str, Any]:
+async def run_tools_benchmark(
+    backends: list[str], calls: int, starts: int, baseline_runs: int
+) -> dict[str, Any]:
     report: dict[str, Any] = {
         "benchmark": "tools.code_interpreter",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "kernel": platform.release(),
+        },
         "target_warm_call_ms": TARGET_MS,
         "baseline": {
             "what": 'unsandboxed `python -I -c "print(1)"` subprocess round trip',
