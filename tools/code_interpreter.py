@@ -251,6 +251,7 @@ class CodeInterpreter(Tool):
         max_output_chars: int = 20_000,
         attach_files_max_bytes: int = 8 << 20,
         figure_dpi: int = 100,
+        max_figures: int = 20,
         network: bool = False,
         backend: str = "auto",
         allow_unsandboxed: bool = False,
@@ -275,6 +276,7 @@ class CodeInterpreter(Tool):
         self.max_output_chars = max_output_chars
         self.attach_files_max_bytes = attach_files_max_bytes
         self.figure_dpi = figure_dpi
+        self.max_figures = max_figures
         self.network = network
         self.requested_backend = backend
         self.allow_unsandboxed = allow_unsandboxed
@@ -329,7 +331,8 @@ class CodeInterpreter(Tool):
             env=self.env,
         )
         process = await start(plan)
-        max_frame = 64 * self.max_output_chars + 4 * self.attach_files_max_bytes + (256 << 20)
+        # the largest honest reply: capped text (JSON-escaped), base64 files and figures
+        max_frame = 64 * self.max_output_chars + 2 * self.attach_files_max_bytes + (64 << 20)
         worker = _Worker(process, plan, max_frame)
         config = {
             "workdir": plan.workdir,
@@ -338,6 +341,7 @@ class CodeInterpreter(Tool):
             "cpu_seconds": self.limits.cpu_seconds,
             "attach_files_max_bytes": self.attach_files_max_bytes,
             "figure_dpi": self.figure_dpi,
+            "max_figures": self.max_figures,
             "limits": self.limits.model_dump(),
             "seccomp": self._worker_seccomp(plan),
         }

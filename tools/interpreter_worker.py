@@ -357,7 +357,13 @@ class Worker:
             return [], []
         figures, errors = [], []
         try:
-            for number in plt.get_fignums():
+            numbers = plt.get_fignums()
+            limit = int(self.config.get("max_figures", 20))
+            if len(numbers) > limit:
+                errors.append(
+                    f"[{len(numbers) - limit} more figures were not returned: the limit is {limit}]\n"
+                )
+            for number in numbers[:limit]:
                 buffer = io.BytesIO()
                 try:
                     plt.figure(number).savefig(buffer, format="png", dpi=self.config["figure_dpi"])

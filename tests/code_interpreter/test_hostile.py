@@ -503,3 +503,12 @@ async def test_exiting_the_worker(backend, make_interpreter):
     result = await interpreter.run(code="import os\nos._exit(0)")
     assert result.content.startswith("failed") and result.metadata["state_lost"] is True
     await assert_still_works(interpreter)
+
+
+async def test_thousands_of_figures(bwrap_backend, make_interpreter):
+    interpreter = make_interpreter(bwrap_backend, wall_timeout_s=30, max_figures=3)
+    result = await interpreter.run(
+        code="import matplotlib.pyplot as plt\nfor i in range(500):\n    plt.figure(figsize=(1, 1))"
+    )
+    assert len(result.attachments) == 3 and "497 more figures were not returned" in result.content
+    await assert_still_works(interpreter)
