@@ -5,7 +5,8 @@
 
 Names map to Meta's (`model.layers.{i}.self_attn.q_proj.weight` -> `layers.{i}.attention.wq.weight`,
 `mlp.gate_proj/up_proj/down_proj` -> `feed_forward.w1/w3/w2`, `input_layernorm` -> `attention_norm`,
-`post_attention_layernorm` -> `ffn_norm`, `lm_head` -> `output`); q/k rows are un-permuted with
+`post_attention_layernorm` -> `ffn_norm`, `lm_head` -> `output`). Safetensors files are parsed here and
+memory-mapped (private, lazily read), so the state dict costs no RAM until used; q/k rows are un-permuted with
 `config.hf_to_meta_qk`. Without `lm_head.weight` (tied embeddings) `output.weight` is the embedding
 tensor itself. Tokenizer: `tokenizer.json` (+ `tokenizer_config.json`), else a Llama 3
 `tokenizer.model` in the folder or in `original/`. Chat template: `chat_template.jinja` or
@@ -16,14 +17,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import pickle
 import re
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
 
 from .checkpoint import Checkpoint, check_state_dict, check_tokenizer
 from .config import ModelArgs, hf_to_meta_qk
@@ -119,15 +121,77 @@ def _weight_files(folder: Path) -> list[Path]:
     )
 
 
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "F8_E4M3": torch.float8_e4m3fn,
+    "F8_E5M2": torch.float8_e5m2,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+
+
 def _read_safetensors(path: Path, out: dict[str, torch.Tensor]) -> None:
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as fh:
-            for name in fh.keys():  # noqa: SIM118 - safe_open is not a mapping
-                out[name] = fh.get_tensor(name)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(
-            f"{path}: cannot read this safetensors file ({exc}); it is truncated or corrupt: download it again"
-        ) from None
+    """Tensors of a .safetensors file as views of one private memory map: nothing is read until used,
+    and the pages stay reclaimable file cache (no second copy of the weights in RAM)."""
+
+    def corrupt(why: str) -> CheckpointError:
+        return CheckpointError(
+            f"{path}: cannot read this safetensors file ({why}); it is truncated or corrupt: download it again"
+        )
+
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            raise corrupt(f"only {size} bytes")
+        (header_len,) = struct.unpack("<Q", head)
+        if header_len > size - 8:
+            raise corrupt(f"the header claims {header_len} bytes but the file has {size}")
+        try:
+            header = json.loads(fh.read(header_len))
+        except ValueError as exc:
+            raise corrupt(f"bad header: {exc}") from None
+    base = 8 + header_len
+    storage = torch.UntypedStorage.from_file(str(path), shared=False, nbytes=size) if size > base else None
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype = _SAFETENSORS_DTYPES[info["dtype"]]
+            shape = [int(n) for n in info["shape"]]
+            begin, end = (int(n) for n in info["data_offsets"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise corrupt(f"bad header entry for {name}: {exc}") from None
+        itemsize = torch.empty(0, dtype=dtype).element_size()
+        if end - begin != math.prod(shape) * itemsize:
+            raise corrupt(
+                f"{name} holds {end - begin} bytes, not the {shape} x {info['dtype']} its header says"
+            )
+        if base + end > size:
+            raise corrupt(f"{name} ends at byte {base + end} but the file has {size} bytes")
+        if (base + begin) % itemsize or storage is None:
+            with path.open("rb") as fh:  # unaligned (never written by the safetensors library): copy
+                fh.seek(base + begin)
+                buffer = bytearray(fh.read(end - begin))
+            out[name] = torch.frombuffer(buffer, dtype=torch.uint8).view(dtype).reshape(shape)
+            continue
+        tensor = torch.empty(0, dtype=dtype)
+        out[name] = tensor.set_(storage, (base + begin) // itemsize, shape, _contiguous_strides(shape))
+
+
+def _contiguous_strides(shape: list[int]) -> list[int]:
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= max(n, 1)
+    return strides[::-1]
 
 
 def _read_bin(path: Path, out: dict[str, torch.Tensor]) -> None:

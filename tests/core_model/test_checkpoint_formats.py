@@ -82,6 +82,20 @@ def test_meta_single_shard_stays_memory_mapped(tmp_path):
     assert str((tmp_path / "m" / "consolidated.00.pth").resolve()) in maps.read_text()
 
 
+def test_hf_safetensors_are_memory_mapped_not_copied(tmp_path):
+    args = tiny_args(n_layers=1)
+    sd = random_meta_state_dict(args, dtype=torch.bfloat16)
+    folder = write_hf_checkpoint(tmp_path / "hf", args, sd, sharded=True)
+    ckpt = read_checkpoint(folder)
+    assert_same_weights(ckpt, sd)
+    assert ckpt.state_dict["layers.0.feed_forward.w2.weight"].dtype == torch.bfloat16
+    maps = Path("/proc/self/maps")
+    if not maps.exists():
+        pytest.skip("needs Linux /proc to see memory maps")
+    mapped = maps.read_text()
+    assert str((folder / "model-00001-of-00002.safetensors").resolve()) in mapped
+
+
 def test_meta_shards_are_merged_like_metas_reshard(tmp_path):
     args = tiny_args(n_layers=1)
     sd = random_meta_state_dict(args, seed=1)
