@@ -126,7 +126,8 @@ class GGUFFile:
 
         self.path = Path(path)
         try:
-            self._map = np.memmap(self.path, dtype=np.uint8, mode="r")
+            # copy-on-write: F32 tensors can be handed out as writable views without copying them
+            self._map = np.memmap(self.path, dtype=np.uint8, mode="c")
         except FileNotFoundError:
             raise CheckpointError(f"{path}: no such GGUF file") from None
         except (OSError, ValueError) as exc:
@@ -245,8 +246,10 @@ def _to_float32(gguf: GGUFFile, info: GGUFTensorInfo) -> torch.Tensor:
     try:
         if qtype == GGMLQuantizationType.BF16:
             array = (data.astype(np.uint32) << 16).view(np.float32)
-        elif qtype in (GGMLQuantizationType.F32, GGMLQuantizationType.F64, GGMLQuantizationType.F16):
-            array = data.astype(np.float32)  # always a fresh, writable copy
+        elif qtype == GGMLQuantizationType.F32:
+            return torch.from_numpy(data)  # a view of the (copy-on-write) map: no copy
+        elif qtype in (GGMLQuantizationType.F64, GGMLQuantizationType.F16):
+            array = data.astype(np.float32)
         else:
             array = dequantize(data, qtype)
     except NotImplementedError:
