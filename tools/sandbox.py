@@ -238,12 +238,16 @@ def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 # -- command lines ---------------------------------------------------------------------------------
 
 
-def _drop_privileges(uid: int) -> list[str]:
+def _setpriv() -> str:
     setpriv = shutil.which("setpriv")
     if setpriv is None:
-        raise SandboxUnavailableError("setpriv (util-linux) is needed to drop root before sandboxing")
+        raise SandboxUnavailableError("setpriv (util-linux) is needed to start the sandbox")
+    return setpriv
+
+
+def _drop_privileges(uid: int) -> list[str]:
     return [
-        setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        _setpriv(), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
         "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
     ]  # fmt: skip
 
@@ -255,28 +259,31 @@ def _bwrap_command(
     if bwrap is None:
         raise SandboxUnavailableError("bubblewrap is not installed (apt-get install bubblewrap)")
     ro_sources = [*python_paths(), worker_source()]
-    outer: list[str] = []
     if os.geteuid() == 0:
-        closed = sorted({a for p in ro_sources if (a := _closed_ancestor(p))})
-        if closed:  # stage: make the Python installation reachable for `uid`, and nothing else there
-            outer = [bwrap, "--dev-bind", "/", "/", "--die-with-parent"]
-            made: set[str] = set()
-            for top in closed:
-                outer += ["--perms", "0755", "--tmpfs", top]
-                made.add(top)
-            for source in ro_sources:
-                top = _closed_ancestor(source)
-                if top is None:
-                    continue
-                parent = Path(source).parent
-                for directory in [*reversed(parent.parents), parent]:
-                    d = str(directory)
-                    if d.startswith(top + "/") and d not in made:
-                        outer += ["--perms", "0755", "--dir", d]
-                        made.add(d)
-                outer += ["--ro-bind", source, source]
-            outer += ["--"]
-        outer += _drop_privileges(uid)
+        # Outer, root-only stage: a PID namespace whose PID 1 (bubblewrap's reaper, still root, so its
+        # parent-death signal survives) dies with us and takes everything below with it; dropping to
+        # `uid` clears the parent-death signal of the processes below, so they cannot rely on theirs.
+        # It also makes the Python installation reachable for `uid` where it sits in a closed
+        # directory (pyenv in /root), and nothing else there.
+        outer = [bwrap, "--dev-bind", "/", "/", "--unshare-pid", "--die-with-parent"]
+        made: set[str] = set()
+        for top in sorted({a for p in ro_sources if (a := _closed_ancestor(p))}):
+            outer += ["--perms", "0755", "--tmpfs", top]
+            made.add(top)
+        for source in ro_sources:
+            top = _closed_ancestor(source)
+            if top is None:
+                continue
+            parent = Path(source).parent
+            for directory in [*reversed(parent.parents), parent]:
+                d = str(directory)
+                if d.startswith(top + "/") and d not in made:
+                    outer += ["--perms", "0755", "--dir", d]
+                    made.add(d)
+            outer += ["--ro-bind", source, source]
+        outer += ["--", *_drop_privileges(uid)]
+    else:
+        outer = [_setpriv(), "--pdeathsig=KILL", "--"]
     argv = [
         bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
         "--hostname", "sandbox",
@@ -357,7 +364,7 @@ def _unshare_script(
     if not network:  # a fresh network namespace starts with loopback down (bubblewrap brings it up)
         lines.append("if command -v ip >/dev/null 2>&1; then ip link set lo up; fi")
     drop = _drop_privileges(uid) if root else [
-        shutil.which("setpriv") or "setpriv", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+        _setpriv(), "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
     ]  # fmt: skip
     env_args = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items())]
     lines.append(f"cd $R{WORKDIR}")
@@ -391,7 +398,10 @@ def _unshare_command(
     if not root:
         flags = ["--user", "--map-root-user", *flags]
     script = _unshare_script(command, limits, network=network, uid=uid, env=env, root=root)
-    return [unshare, *flags, "--", "/bin/sh", "-c", script]
+    # unshare has no --die-with-parent: a parent-death signal set just before it takes its place (no
+    # uid change follows, so it holds), and --kill-child takes the sandbox's PID 1, hence its whole
+    # PID namespace, down with it
+    return [_setpriv(), "--pdeathsig=KILL", "--", unshare, *flags, "--", "/bin/sh", "-c", script]
 
 
 def plan_launch(

@@ -512,3 +512,41 @@ async def test_thousands_of_figures(bwrap_backend, make_interpreter):
     )
     assert len(result.attachments) == 3 and "497 more figures were not returned" in result.content
     await assert_still_works(interpreter)
+
+
+async def test_sandbox_dies_with_its_host_process(backend, tmp_path):
+    """If the service that owns the interpreter dies (crash, SIGKILL), its sandboxes die with it."""
+    import sys
+    import textwrap
+
+    script = tmp_path / "host.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import asyncio, sys
+            from llamasys.tools.code_interpreter import CodeInterpreter
+
+            async def main():
+                interpreter = CodeInterpreter(backend={backend!r}, session_id="orphan-{uuid.uuid4().hex[:8]}")
+                await interpreter.run(code="print(1)")
+                busy = asyncio.create_task(interpreter.run(code="import time\\ntime.sleep(600)"))
+                await asyncio.sleep(0.3)  # the worker is inside a long call, not reading its pipe
+                print(interpreter.session_id, flush=True)
+                await busy
+
+            asyncio.run(main())
+            """
+        )
+    )
+    host = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        session = host.stdout.readline().strip()
+        assert session.startswith("orphan-") and tagged_processes(session)
+    finally:
+        host.kill()
+        host.wait()
+    for _ in range(50):
+        if not tagged_processes(session):
+            break
+        await asyncio.sleep(0.1)
+    assert tagged_processes(session) == []
