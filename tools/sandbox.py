@@ -358,7 +358,7 @@ def _unshare_script(
         "mkdir -m 1777 $R/dev/shm",
         "ln -s /proc/self/fd $R/dev/fd && ln -s /proc/self/fd/0 $R/dev/stdin",
         "ln -s /proc/self/fd/1 $R/dev/stdout && ln -s /proc/self/fd/2 $R/dev/stderr",
-        "mount -o remount,ro $R",
+        "mount -o remount,bind,ro $R",
         "hostname sandbox",
     ]
     if not network:  # a fresh network namespace starts with loopback down (bubblewrap brings it up)

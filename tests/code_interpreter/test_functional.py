@@ -262,3 +262,70 @@ async def test_a_cancelled_call_does_not_desynchronise_the_next(bwrap_backend, m
         await task
     result = await interpreter.run(code="print(2)")
     assert result.content == "completed\n[stdout]\n2\n[/stdout]" and result.metadata["restarts"] == 1
+
+
+@pytest.mark.slow
+async def test_works_for_an_unprivileged_host(backend):
+    """The common deployment: the service runs as an ordinary user, not root. Simulated from root by
+    running a host process as uid 65534 (with the Python installation made reachable for it)."""
+    import shutil
+    import subprocess
+    import sys
+    import textwrap
+
+    from llamasys.tools.sandbox import _closed_ancestor, python_paths
+
+    if os.geteuid() != 0 or shutil.which("bwrap") is None:
+        pytest.skip("simulating an unprivileged host needs root and bubblewrap")
+    codes = [
+        "import os\nprint('uid', os.getuid())",
+        "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=1)",
+        "import os\nn = 0\ntry:\n    while n < 100:\n        if os.fork() == 0:\n"
+        "            import time; time.sleep(5); os._exit(0)\n        n += 1\nexcept OSError:\n    print('forks', n)",
+    ]
+    script = textwrap.dedent(
+        f"""
+        import asyncio, os
+        from llamasys.tools.code_interpreter import CodeInterpreter
+
+        async def main():
+            interpreter = CodeInterpreter(backend={backend!r}, max_processes=12)
+            for code in {codes!r}:
+                print(repr((await interpreter.run(code=code)).content), flush=True)
+            await interpreter.close()
+            print("host uid", os.getuid())
+
+        asyncio.run(main())
+        """
+    )
+    stage = ["bwrap", "--dev-bind", "/", "/", "--die-with-parent"]
+    made = set()
+    for path in python_paths():
+        top = _closed_ancestor(path)
+        if top is None:
+            continue
+        if top not in made:
+            stage += ["--perms", "0755", "--tmpfs", top]
+            made.add(top)
+        parent = os.path.dirname(path)
+        chain = []
+        while parent != top:
+            chain.append(parent)
+            parent = os.path.dirname(parent)
+        for directory in reversed(chain):
+            if directory not in made:
+                stage += ["--perms", "0755", "--dir", directory]
+                made.add(directory)
+        stage += ["--ro-bind", path, path]
+    command = [
+        *stage, "--", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+        "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp", sys.executable, "-",
+    ]  # fmt: skip
+    done = subprocess.run(command, input=script, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "host uid 65534"
+    assert "uid " in lines[0]  # 65534 under bubblewrap, 0 of its own user namespace under unshare
+    assert "Network is unreachable" in lines[1]
+    forks = int(lines[2].split("forks ")[1].split("\\n")[0])
+    assert forks < 12
