@@ -12,7 +12,8 @@ How a call runs: every prompt is prefilled with one forward into its own row of 
 then all rows decode together, one token per step, each at its own position (sequences of different
 lengths share a batch). A row that finished keeps its slot until the batch ends; its tokens are
 ignored. On CUDA the decode step replays a captured CUDA graph (`cuda_graphs.py`); on the CPU it runs
-eagerly over a cache window rounded up to 256 positions. One host synchronisation per step reads the
+eagerly, over exactly the keys of a lone row (no mask), or over a cache window rounded up to 256
+positions with a position mask when several rows decode together. One host synchronisation per step reads the
 sampled ids, which decide stopping and feed the text decoder.
 
 Stopping: the tokenizer's stop ids plus `SamplingParams.stop_token_ids`; `<|eom_id|>` gives
@@ -317,7 +318,8 @@ class Engine:
             )
         pos = torch.arange(start_pos, start_pos + seqlen, device=self.device).expand(bsz, seqlen)
         with self._lock:
-            return self.model(t, pos, row_start=0, kv_len=start_pos + seqlen)
+            exact = start_pos == 0 or seqlen == 1  # causal from 0, or one query per row: no mask needed
+            return self.model(t, pos, row_start=0, kv_len=start_pos + seqlen, exact=exact)
 
     # -- generation --------------------------------------------------------------------------------
 
@@ -434,8 +436,11 @@ class Engine:
                     yield i, ids[i], chosen
                 if all(r.done for r in rows):
                     break
-                kv_len = min(self.max_seq_len, -(-(max(lengths) + step + 1) // _KV_WINDOW) * _KV_WINDOW)
-                logits = self._decode(ids_t, positions, kv_len)
+                if len(rows) == 1:  # one row: attend over exactly its keys, no mask
+                    kv_len = lengths[0] + step + 1
+                else:
+                    kv_len = min(self.max_seq_len, -(-(max(lengths) + step + 1) // _KV_WINDOW) * _KV_WINDOW)
+                logits = self._decode(ids_t, positions, kv_len, exact=len(rows) == 1)
                 positions.add_(1)
                 step += 1
             timing.decode_s = time.perf_counter() - decode_start
@@ -447,7 +452,7 @@ class Engine:
             n = len(row.prompt)
             tokens = torch.tensor([row.prompt], dtype=torch.long, device=self.device)
             pos = torch.arange(n, device=self.device)[None]
-            last.append(self.model(tokens, pos, row_start=i, kv_len=n, last_only=True))
+            last.append(self.model(tokens, pos, row_start=i, kv_len=n, last_only=True, exact=True))
         return torch.cat(last)
 
     @torch.inference_mode()
@@ -457,14 +462,21 @@ class Engine:
         return ids, lp
 
     @torch.inference_mode()
-    def _decode(self, tokens: torch.Tensor, positions: torch.Tensor, kv_len: int) -> torch.Tensor:
-        """One decode step for rows 0..n-1: tokens, positions `[n]` -> float32 logits `[n, vocab]`."""
+    def _decode(
+        self, tokens: torch.Tensor, positions: torch.Tensor, kv_len: int, exact: bool = False
+    ) -> torch.Tensor:
+        """One decode step for rows 0..n-1: tokens, positions `[n]` -> float32 logits `[n, vocab]`.
+        `exact`: one row whose position is kv_len - 1 (eager only; graphs always mask)."""
         if self.graphs is not None:
             return self.graphs.step(tokens, positions)
-        return self._decode_fn(tokens, positions, kv_len)
+        return self._decode_fn(tokens, positions, kv_len, exact)
 
-    def _eager_step(self, tokens: torch.Tensor, positions: torch.Tensor, kv_len: int) -> torch.Tensor:
-        return self.model(tokens[:, None], positions[:, None], row_start=0, kv_len=kv_len, last_only=True)
+    def _eager_step(
+        self, tokens: torch.Tensor, positions: torch.Tensor, kv_len: int, exact: bool
+    ) -> torch.Tensor:
+        return self.model(
+            tokens[:, None], positions[:, None], row_start=0, kv_len=kv_len, last_only=True, exact=exact
+        )
 
 
 def load_model(

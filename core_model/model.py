@@ -13,8 +13,9 @@ Speed and capture-friendliness:
 - The KV cache is one buffer per layer, `[max_batch, n_kv_heads, max_seq_len, head_dim]`, written with
   tensor positions (`cache[row, :, pos] = k`), so a decode step has the same shapes at every position
   and several sequences of different lengths decode together (each row has its own position).
-- Attention reads the first `kv_len` cache slots (a Python int: the exact length for prefill, a bucket
-  on the CPU, `max_seq_len` under a CUDA graph) and masks every key after the query's own position.
+- Attention reads the first `kv_len` cache slots (a Python int: the exact length for prefill and for
+  one decoding row on the CPU, a bucket for several rows, `max_seq_len` under a CUDA graph) and masks
+  every key after the query's own position (no mask is needed when the window is exact).
 - GQA never copies K/V: the query heads that share a KV head are folded into the query length.
 """
 
@@ -101,7 +102,7 @@ class Attention(nn.Module):
         freqs: torch.Tensor,
         input_pos: torch.Tensor,
         batch_index: torch.Tensor,
-        mask: torch.Tensor,
+        mask: torch.Tensor | None,
         row_start: int,
         kv_len: int,
     ) -> torch.Tensor:
@@ -120,10 +121,15 @@ class Attention(nn.Module):
         cache_v[batch_index, :, input_pos] = v
         keys, values = cache_k[:, :, :kv_len], cache_v[:, :, :kv_len]
 
+        if mask is None and seqlen > 1:  # a whole prompt from position 0: plain causal attention
+            out = F.scaled_dot_product_attention(
+                q.transpose(1, 2), keys, values, is_causal=True, enable_gqa=True
+            )
+            return self.wo(out.transpose(1, 2).reshape(bsz, seqlen, self.q_size))
         # Fold the n_rep query heads of each KV head into the query length: [B, n_kv, n_rep*T, D].
         q = q.view(bsz, seqlen, self.n_kv_heads, self.n_rep, self.head_dim).permute(0, 2, 3, 1, 4)
         q = q.reshape(bsz, self.n_kv_heads, self.n_rep * seqlen, self.head_dim)
-        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # no mask: sees every key
         out = out.view(bsz, self.n_kv_heads, self.n_rep, seqlen, self.head_dim).permute(0, 3, 1, 2, 4)
         return self.wo(out.reshape(bsz, seqlen, self.q_size))
 
@@ -198,10 +204,15 @@ class Transformer(nn.Module):
         row_start: int = 0,
         kv_len: int | None = None,
         last_only: bool = False,
+        exact: bool = False,
     ) -> torch.Tensor:
         """tokens, input_pos: LongTensor `[B, T]` (each row its own positions), written to cache rows
         `row_start .. row_start+B-1`. Attends over the first `kv_len` cache slots (default: all).
-        Returns float32 logits `[B, T, vocab]`, or `[B, vocab]` for the last position when `last_only`."""
+        Returns float32 logits `[B, T, vocab]`, or `[B, vocab]` for the last position when `last_only`.
+
+        `exact=True` promises that every row's T positions are `kv_len-T .. kv_len-1` and that either
+        T == 1 or T == kv_len; attention then needs no mask (the CPU's fast paths: one decoding row, or
+        a whole prompt). Graph-captured steps leave it False: positions then come only from tensors."""
         bsz, seqlen = tokens.shape
         kv_len = self.max_seq_len if kv_len is None else kv_len
         h = self.tok_embeddings(tokens)
@@ -209,8 +220,10 @@ class Transformer(nn.Module):
         batch_index = self.batch_arange[:bsz, None].expand(bsz, seqlen)
         # [B, 1, n_rep*T, L]: query t of every folded head sees keys at positions <= its own.
         n_rep = self.args.n_heads // self.args.n_kv_heads
-        mask = self.key_pos[:kv_len] <= input_pos[:, None, :, None]
-        if n_rep > 1:
+        if exact and seqlen not in (1, kv_len):
+            raise ValueError("exact=True needs seqlen 1 or seqlen == kv_len")
+        mask = None if exact else self.key_pos[:kv_len] <= input_pos[:, None, :, None]
+        if mask is not None and n_rep > 1:
             mask = mask.expand(bsz, n_rep, seqlen, kv_len).reshape(bsz, 1, n_rep * seqlen, kv_len)
         for layer in self.layers:
             h = layer(h, freqs, input_pos, batch_index, mask, row_start, kv_len)

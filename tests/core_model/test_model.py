@@ -96,8 +96,9 @@ def test_cached_decode_equals_full_forward():
     tokens = torch.randint(0, args.vocab_size, (2, 20), generator=torch.Generator().manual_seed(4))
     full = engine.forward(tokens)
     engine.model.reset_cache()
-    parts = [engine.forward(tokens[:, :12], start_pos=0)]
-    parts += [engine.forward(tokens[:, t : t + 1], start_pos=t) for t in range(12, 20)]
+    parts = [engine.forward(tokens[:, :9], start_pos=0)]  # causal prefill, no mask
+    parts.append(engine.forward(tokens[:, 9:13], start_pos=9))  # a chunk after a prefix: position mask
+    parts += [engine.forward(tokens[:, t : t + 1], start_pos=t) for t in range(13, 20)]  # decode steps
     torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=1e-5)
 
 
