@@ -113,3 +113,15 @@ def test_recall_on_postgres(
         store.delete_bank("corpus")
     print(f"\nPostgreSQL recall@5 on {len(DOCS)} documents ({vector_backend}): {recalls}")
     assert recalls["hybrid"] >= 0.9 and recalls["vector"] >= 0.8 and recalls["keyword"] >= 0.6
+
+
+@needs_postgres
+def test_chunks_written_without_pgvector_are_found_with_it(pg_url: str) -> None:
+    with MemoryStore(pg_url, embedder=HashingEmbedder(), pgvector=False) as plain:
+        assert not plain.sql.pgvector
+        plain.create_bank("late").add_text("Narwhal tusks are long spiral teeth.", title="narwhal")
+        assert plain.bank("late").search("narwhal tusks", mode="vector")[0].title == "narwhal"
+    with MemoryStore(pg_url, embedder=HashingEmbedder()) as auto:
+        hits = auto.bank("late").search("narwhal tusks", mode="vector")
+        assert [h.title for h in hits] == ["narwhal"] and hits[0].score > 0.5
+        auto.delete_bank("late")

@@ -276,6 +276,27 @@ class SqlStore:
                 conn.exec_driver_sql(
                     "ALTER TABLE memory_chunks ADD COLUMN IF NOT EXISTS embedding_vec vector"
                 )
+        if self.pgvector:
+            self._backfill_pgvector()
+
+    def _backfill_pgvector(self, batch: int = 1000) -> None:
+        """Fill `embedding_vec` for chunks written while pgvector was off or not installed yet."""
+        t = self.tables.chunks
+        filled = 0
+        while True:
+            with self._writing() as conn:
+                rows = conn.execute(
+                    select(t.c.id, t.c.embedding).where(t.c.embedding_vec.is_(None)).limit(batch)
+                ).all()
+                if not rows:
+                    break
+                conn.execute(
+                    update(t).where(t.c.id == bindparam("chunk_id")).values(embedding_vec=bindparam("vec")),
+                    [{"chunk_id": r.id, "vec": np.frombuffer(r.embedding, dtype="<f4")} for r in rows],
+                )
+                filled += len(rows)
+        if filled:
+            log.info("pgvector: filled the vector column of %d chunks stored without it", filled)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -470,7 +491,7 @@ class SqlStore:
         doc_filter = " AND c.document_id IN :docs" if document_ids is not None else ""
         statement = text(
             "SELECT c.id AS id, 1 - (c.embedding_vec <=> CAST(:q AS vector)) AS score FROM memory_chunks c "
-            f"WHERE c.bank IN :banks{doc_filter} ORDER BY c.embedding_vec <=> CAST(:q AS vector) LIMIT :limit"
+            f"WHERE c.bank IN :banks{doc_filter} AND c.embedding_vec IS NOT NULL ORDER BY c.embedding_vec <=> CAST(:q AS vector) LIMIT :limit"
         ).bindparams(bindparam("banks", expanding=True))
         params: dict[str, Any] = {
             "q": PgVector().bind_processor(None)(vector),
