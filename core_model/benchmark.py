@@ -8,7 +8,9 @@ Measured, batch 1, greedy, a fixed prompt of `prompt_tokens` tokens:
   time, best of `repeats` runs), weight bytes, bytes read per decoded token, peak resident memory;
 - transformers: `LlamaForCausalLM` built from the same Meta-layout tensors (q/k rows permuted back to
   Hugging Face's layout), same dtype, `generate(do_sample=False, min_new_tokens=max_new_tokens=N)`;
-  decode time = full generate minus a one-token generate (its prefill);
+  a streamer timestamps each new token: prefill = up to the first, decode = first to last;
+- the two sides run alternately, `repeats` times each, and each reports its best run (so a burst of
+  load from elsewhere is unlikely to favour one side);
 - the memory-bandwidth roofline: bytes per decoded token over the copy bandwidth of this machine
   (best of several copies of a 256 MiB tensor, counting the bytes read and written);
 - llama.cpp on the same GGUF file when the `llama_cpp` package is importable, else a note.
@@ -128,44 +130,67 @@ def transformers_model(checkpoint: Any, dtype: torch.dtype, device: str | torch.
     return model.to(device=device, dtype=dtype).eval()
 
 
-def _time_transformers(model, prompt: list[int], new_tokens: int, repeats: int) -> dict[str, Any]:
-    device = next(model.parameters()).device
-    ids = torch.tensor([prompt], device=device)
-    mask = torch.ones_like(ids)
-    common = dict(attention_mask=mask, do_sample=False, pad_token_id=0)
-    with torch.inference_mode():
-        model.generate(ids, max_new_tokens=2, min_new_tokens=2, **common)  # warm-up
-        prefill, total, out = [], [], None
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model.generate(ids, max_new_tokens=1, min_new_tokens=1, **common)
-            prefill.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            out = model.generate(ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **common)
-            total.append(time.perf_counter() - start)
-    best_prefill, best_total = min(prefill), min(total)
-    decode_s = max(best_total - best_prefill, 1e-9)
+class _TokenClock:
+    """A transformers streamer that only timestamps: `put` gets the prompt first, then each new token."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def put(self, value) -> None:
+        self.times.append(time.perf_counter())
+
+    def end(self) -> None:
+        pass
+
+
+class _TransformersRunner:
+    """One timed run = one generate of `new_tokens`; the streamer's timestamps split prefill (up to
+    the first new token) from decode (first to last new token)."""
+
+    def __init__(self, model, prompt: list[int], new_tokens: int) -> None:
+        device = next(model.parameters()).device
+        self.model, self.n_prompt, self.new_tokens = model, len(prompt), new_tokens
+        self.ids = torch.tensor([prompt], device=device)
+        self.kw = dict(attention_mask=torch.ones_like(self.ids), do_sample=False, pad_token_id=0)
+        self.tokens: list[int] = []
+        self._generate(2, None)  # warm-up
+
+    def _generate(self, n: int, streamer) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.model.generate(
+                self.ids, max_new_tokens=n, min_new_tokens=n, streamer=streamer, **self.kw
+            )
+
+    def run(self) -> tuple[float, float]:
+        clock = _TokenClock()
+        start = time.perf_counter()
+        out = self._generate(self.new_tokens, clock)
+        self.tokens = out[0, self.n_prompt :].tolist()
+        first, last = clock.times[1], clock.times[-1]  # times[0] is the prompt
+        return first - start, (self.new_tokens - 1) / max(last - first, 1e-9)
+
+
+class _EngineRunner:
+    def __init__(self, engine, prompt: list[int], new_tokens: int) -> None:
+        from .sampling import SamplingParams
+
+        self.engine, self.prompt = engine, prompt
+        self.params = SamplingParams(max_tokens=new_tokens, stop_token_ids=())
+        engine.stop_ids = frozenset()  # time the whole budget: no early stop on an end-of-turn token
+        self.tokens: list[int] = []
+        engine.generate([prompt], SamplingParams(max_tokens=4))  # warm-up
+
+    def run(self) -> tuple[float, float]:
+        [c] = self.engine.generate([self.prompt], self.params)
+        self.tokens = c.tokens
+        return c.prefill_s, c.tokens_per_s
+
+
+def _summary(runs: list[tuple[float, float]], n_prompt: int) -> dict[str, Any]:
     return {
-        "prefill_tok_s": len(prompt) / best_prefill,
-        "decode_tok_s": (new_tokens - 1) / decode_s,
-        "decode_tok_s_runs": [round((new_tokens - 1) / max(t - best_prefill, 1e-9), 2) for t in total],
-        "tokens": out[0, len(prompt) :].tolist(),
-    }
-
-
-def _time_engine(engine, prompt: list[int], new_tokens: int, repeats: int) -> dict[str, Any]:
-    from .sampling import SamplingParams
-
-    params = SamplingParams(max_tokens=new_tokens, stop_token_ids=())
-    engine.stop_ids = frozenset()  # time the whole budget: no early stop on an end-of-turn token
-    engine.generate([prompt], SamplingParams(max_tokens=4))  # warm-up
-    runs = [engine.generate([prompt], params)[0] for _ in range(repeats)]
-    best = max(runs, key=lambda c: c.tokens_per_s)
-    return {
-        "prefill_tok_s": len(prompt) / min(c.prefill_s for c in runs),
-        "decode_tok_s": best.tokens_per_s,
-        "decode_tok_s_runs": [round(c.tokens_per_s, 2) for c in runs],
-        "tokens": best.tokens,
+        "prefill_tok_s": round(n_prompt / min(p for p, _ in runs), 1),
+        "decode_tok_s": round(max(d for _, d in runs), 2),
+        "decode_tok_s_runs": [round(d, 2) for _, d in runs],
     }
 
 
@@ -213,6 +238,7 @@ def run_engine_benchmark(
 
     if threads:
         torch.set_num_threads(threads)
+    load_before = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     start = time.perf_counter()
     checkpoint = read_checkpoint(model)
     read_s = time.perf_counter() - start
@@ -232,15 +258,34 @@ def run_engine_benchmark(
         compile=compile,
     )
     build_s = time.perf_counter() - start
-    ours = _time_engine(engine, ids, new_tokens, repeats)
-    ours |= {
-        "weight_bytes": engine.weight_bytes,
-        "decode_bytes_per_token": engine.decode_bytes_per_token,
-        "kv_cache_bytes": engine.kv_cache_bytes,
-        "rss_growth_mb": round(_rss_mb() - rss_before, 1),
-        "peak_rss_mb": round(_peak_rss_mb(), 1),
-        "build_s": round(build_s, 2),
+    engine_rss = round(_rss_mb() - rss_before, 1)
+    runners: dict[str, Any] = {"engine": _EngineRunner(engine, ids, new_tokens)}
+    sides: dict[str, dict[str, Any]] = {
+        "engine": {
+            "weight_bytes": engine.weight_bytes,
+            "decode_bytes_per_token": engine.decode_bytes_per_token,
+            "kv_cache_bytes": engine.kv_cache_bytes,
+            "rss_growth_mb": engine_rss,
+            "build_s": round(build_s, 2),
+        }
     }
+    if baseline:
+        rss_before = _rss_mb()
+        hf_model = transformers_model(checkpoint, dtype, device)
+        sides["transformers"] = {
+            "dtype": str(dtype).removeprefix("torch."),
+            "rss_growth_mb": round(_rss_mb() - rss_before, 1),
+        }
+        runners["transformers"] = _TransformersRunner(hf_model, ids, new_tokens)
+    # Alternate the two sides run by run, so a burst of load elsewhere hits both alike; keep the best.
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, runner in runners.items():
+            runs[name].append(runner.run())
+    for name in runners:
+        sides[name] = _summary(runs[name], len(ids)) | sides[name]
+    ours = sides["engine"]
+    ours["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     if device == "cuda":
         ours["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / (1 << 20), 1)
 
@@ -255,12 +300,13 @@ def run_engine_benchmark(
         "quantization": quantization,
         "compile": compile,
         "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "cpu": platform.processor() or platform.machine(),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average": load_before,
         "prompt_tokens": len(ids),
         "new_tokens": new_tokens,
         "read_checkpoint_s": round(read_s, 2),
-        "engine": ours,
+        **sides,
         "roofline": {
             "copy_bandwidth_gb_s": round(bandwidth / 1e9, 2),
             "bytes_per_token": ours["decode_bytes_per_token"],
@@ -268,29 +314,21 @@ def run_engine_benchmark(
         },
     }
     ratios: dict[str, float] = {"decode_vs_roofline": round(ours["decode_tok_s"] / roofline, 3)}
-    del engine
     if baseline:
-        rss_before = _rss_mb()
-        hf_model = transformers_model(checkpoint, dtype, device)
-        theirs = _time_transformers(hf_model, ids, new_tokens, repeats)
-        theirs["rss_growth_mb"] = round(_rss_mb() - rss_before, 1)
-        theirs["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-        theirs["dtype"] = str(dtype).removeprefix("torch.")
-        report["transformers"] = theirs
-        ratios["decode_vs_transformers"] = round(ours["decode_tok_s"] / theirs["decode_tok_s"], 2)
-        ratios["prefill_vs_transformers"] = round(ours["prefill_tok_s"] / theirs["prefill_tok_s"], 2)
-        report["greedy_tokens_equal_to_transformers"] = _common_prefix(ours["tokens"], theirs["tokens"])
-        del theirs["tokens"]
-        del hf_model
-    del ours["tokens"]
+        theirs = sides["transformers"]
+        ratios["decode_vs_transformers"] = round(ours["decode_tok_s"] / theirs["decode_tok_s"], 3)
+        ratios["prefill_vs_transformers"] = round(ours["prefill_tok_s"] / theirs["prefill_tok_s"], 3)
+        report["greedy_tokens_equal_to_transformers"] = _common_prefix(
+            runners["engine"].tokens, runners["transformers"].tokens
+        )
     if checkpoint.format == "gguf":
         report["llama_cpp"] = _time_llama_cpp(
             str(checkpoint.path), tokenizer.decode(ids[1:]), new_tokens, torch.get_num_threads()
         )
     report["ratios"] = ratios
     report["note"] = (
-        "wall-clock figures from a machine that may be running other work: compare the ratios, "
-        "both sides were measured in this run"
+        "wall-clock figures from a machine that may be running other work (see load_average): the two "
+        "sides ran alternately in this process and each reports its best run; compare the ratios"
     )
     report["load_average_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     return report

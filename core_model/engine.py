@@ -186,6 +186,7 @@ class Engine:
             raise ValueError("cuda_graphs=True needs device='cuda'; leave it None to decide from the device")
         self.graphs: DecodeGraphs | None = DecodeGraphs(model) if use_graphs else None
         self._decode_fn = self._eager_step
+        self.compiled = compile
         if compile:
             self._decode_fn = torch.compile(self._eager_step, dynamic=False)
 
@@ -436,11 +437,12 @@ class Engine:
                     yield i, ids[i], chosen
                 if all(r.done for r in rows):
                     break
-                if len(rows) == 1:  # one row: attend over exactly its keys, no mask
+                exact = len(rows) == 1 and not self.compiled  # a compiled step wants few distinct shapes
+                if exact:  # one row: attend over exactly its keys, no mask
                     kv_len = lengths[0] + step + 1
                 else:
                     kv_len = min(self.max_seq_len, -(-(max(lengths) + step + 1) // _KV_WINDOW) * _KV_WINDOW)
-                logits = self._decode(ids_t, positions, kv_len, exact=len(rows) == 1)
+                logits = self._decode(ids_t, positions, kv_len, exact=exact)
                 positions.add_(1)
                 step += 1
             timing.decode_s = time.perf_counter() - decode_start

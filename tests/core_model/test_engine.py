@@ -240,3 +240,15 @@ def test_weight_bytes_and_chat_format_error():
 def test_cuda_graphs_need_cuda():
     with pytest.raises(ValueError, match="needs device='cuda'"):
         engine_for(cuda_graphs=True)
+
+
+@pytest.mark.slow
+def test_compiled_decode_step_gives_the_same_tokens():
+    eager = engine_for()
+    compiled = engine_for(compile=True)
+    params = SamplingParams(max_tokens=6)
+    assert [c.tokens for c in compiled.generate(PROMPTS[:2], params)] == [
+        c.tokens for c in eager.generate(PROMPTS[:2], params)
+    ]
+    [single] = compiled.generate([PROMPTS[1]], params)  # one row: the compiled step keeps the mask
+    assert single.tokens == eager.generate([PROMPTS[1]], params)[0].tokens
