@@ -97,8 +97,9 @@ def _timed(fn, *args, **kwargs) -> tuple[Any, float]:
 
 
 def run_benchmark(
-    *, chunks: int, queries: int, words: int, embedder_name: str, database: Path | None, seed: int = 0
+    *, chunks: int, queries: int, words: int, embedder_name: str, database: str | None, seed: int = 0
 ) -> dict[str, Any]:
+    """`database`: a new SQLite file, a PostgreSQL URL (bank 'bench' is made and dropped), or None (temporary)."""
     rng = random.Random(seed)
     embedder = MiniLMEmbedder() if embedder_name == "minilm" else HashingEmbedder()
     if isinstance(embedder, MiniLMEmbedder):
@@ -108,11 +109,13 @@ def run_benchmark(
     workdir = None
     if database is None:
         workdir = tempfile.TemporaryDirectory(prefix="llamasys-bench-rag-")
-        database = Path(workdir.name) / "memory.sqlite"
+        database = str(Path(workdir.name) / "memory.sqlite")
+    is_url = "://" in database
     documents = [(f"record-{i}", _document(rng, i, words)) for i in range(chunks)]
     try:
         with MemoryStore(database, embedder=embedder) as store:
             bank = store.create_bank("bench", exist_ok=False)
+            backend = store.sql.dialect + (" + pgvector" if store.sql.pgvector else "")
             report, ingest_s = _timed(bank.add_texts, documents, progress=True)
             if report.chunks_added != chunks or report.failed:
                 raise RuntimeError(f"expected {chunks} chunks, got {report.chunks_added}: {report.summary()}")
@@ -123,7 +126,7 @@ def run_benchmark(
                     "queries": queries,
                     "words_per_chunk": words,
                     "embedder": embedder.name,
-                    "database": "sqlite file",
+                    "database": backend if is_url else "sqlite file",
                     "cpus": os.cpu_count(),
                     "load_average_1m": round(os.getloadavg()[0], 2),
                 },
@@ -136,10 +139,14 @@ def run_benchmark(
                     "storing_s": round(report.timings.storing_s, 3),
                     "storing_chunks_per_s": round(chunks / max(report.timings.storing_s, 1e-9), 1),
                     "chunking_s": round(report.timings.chunking_s, 3),
-                    "database_mb": round(Path(database).stat().st_size / 2**20, 1),
+                    "database_mb": None if is_url else round(Path(database).stat().st_size / 2**20, 1),
                 },
             }
-            result.update(_measure_queries(store, documents, queries, rng))
+            try:
+                result.update(_measure_queries(store, documents, queries, rng))
+            finally:
+                if is_url:
+                    store.delete_bank("bench")
     finally:
         if workdir is not None:
             workdir.cleanup()
@@ -243,7 +250,7 @@ def _brute_force_vector(store: MemoryStore, vector: np.ndarray) -> list[int]:
 def _naive_keyword(store: MemoryStore, question: str) -> list[int]:
     """Full-text search without an index: LIKE on every term, ranked by the number of terms matched."""
     terms = keyword_terms(question)
-    score = " + ".join(f"(text LIKE :t{i})" for i in range(len(terms))) or "0"
+    score = " + ".join(f"(CASE WHEN text LIKE :t{i} THEN 1 ELSE 0 END)" for i in range(len(terms))) or "0"
     sql = text(
         f"SELECT id, {score} AS s FROM memory_chunks WHERE bank = 'bench' AND ({score}) > 0 ORDER BY s DESC LIMIT 5"
     )
@@ -261,15 +268,16 @@ def bench_rag(
     embedder: str = typer.Option(
         "minilm", help="minilm (all-MiniLM-L6-v2) or hashing (no model: storage only)."
     ),
-    database: Path = typer.Option(
-        None, help="SQLite file to fill (default: a temporary file, deleted after)."
+    database: str = typer.Option(
+        None,
+        help="A new SQLite file to fill, or a PostgreSQL URL (default: a temporary SQLite file, deleted after).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON result."),
 ) -> None:
     """Ingest generated chunks into a memory bank and time vector, keyword and hybrid search."""
     if embedder not in ("minilm", "hashing"):
         raise typer.BadParameter("use --embedder minilm or --embedder hashing")
-    if database is not None and database.exists():
+    if database is not None and "://" not in database and Path(database).exists():
         raise typer.BadParameter(f"{database} exists; the benchmark needs a new file")
     result = run_benchmark(
         chunks=chunks, queries=queries, words=words, embedder_name=embedder, database=database

@@ -1,7 +1,8 @@
 """The same memory banks on PostgreSQL (tsvector full text; pgvector when the server has it).
 
 These run only where LLAMASYS_TEST_POSTGRES_URL names a database to use, e.g.
-`postgresql+psycopg://postgres@127.0.0.1:5432/postgres`; each run works in a schema of its own and drops it.
+`postgresql+psycopg://postgres@127.0.0.1:5432/postgres`; each run works in a database of its own (or, where
+the role cannot create databases, a schema of its own) and drops it.
 """
 
 from __future__ import annotations
@@ -35,17 +36,33 @@ def test_pgvector_type_round_trips_text_form() -> None:
 
 @pytest.fixture(scope="module")
 def pg_url():
-    from sqlalchemy import create_engine, text
+    """A database of its own for this module (dropped after), or a schema of its own where the role
+    may not create databases (then tables of the same names in `public` would shadow it: say so)."""
+    from sqlalchemy import create_engine, make_url, text
 
-    schema = f"llamasys_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in URL else "?"
-    # the vector type lives in the public schema when pgvector is installed there, so keep it on the path
-    yield f"{URL}{separator}options=-csearch_path%3D{schema},public"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    name = f"llamasys_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+    except Exception:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE SCHEMA {name}"))
+            visible = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'memory_%'"
+                )
+            ).scalar()
+        if visible:
+            pytest.fail("public has memory_* tables that would shadow the test schema: use an empty database")
+        separator = "&" if "?" in URL else "?"
+        yield f"{URL}{separator}options=-csearch_path%3D{name},public"
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+    else:
+        yield make_url(URL).set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
     admin.dispose()
 
 
