@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,6 +188,12 @@ class Engine:
             raise ValueError("cuda_graphs=True needs device='cuda'; leave it None to decide from the device")
         self.graphs: DecodeGraphs | None = DecodeGraphs(model) if use_graphs else None
         self._decode_fn = self._eager_step
+        self._gemv_fast_path = (
+            self.device.type == "cpu"
+            and model.dtype in (torch.bfloat16, torch.float16)
+            and hasattr(torch._C, "_set_mkldnn_enabled")
+            and os.environ.get("LLAMASYS_ONEDNN_GEMV") != "1"
+        )
         self.compiled = compile
         if compile:
             self._decode_fn = torch.compile(self._eager_step, dynamic=False)
@@ -471,6 +479,12 @@ class Engine:
         `exact`: one row whose position is kv_len - 1 (eager only; graphs always mask)."""
         if self.graphs is not None:
             return self.graphs.step(tokens, positions)
+        if self._gemv_fast_path and tokens.shape[0] == 1:
+            # One row on the CPU in bf16/fp16: every matmul is a matrix-vector product, and PyTorch's own
+            # reduced-precision GEMV kernel streams weights several times faster than oneDNN's GEMM at
+            # M=1 (`llamasys bench engine` shows it). oneDNN stays on for prefill and batched decode.
+            with _mkldnn_disabled():
+                return self._decode_fn(tokens, positions, kv_len, exact)
         return self._decode_fn(tokens, positions, kv_len, exact)
 
     def _eager_step(
@@ -479,6 +493,17 @@ class Engine:
         return self.model(
             tokens[:, None], positions[:, None], row_start=0, kv_len=kv_len, last_only=True, exact=exact
         )
+
+
+@contextmanager
+def _mkldnn_disabled() -> Iterator[None]:
+    """Route CPU matmuls away from oneDNN for the duration (a process-wide switch, restored after)."""
+    was = torch._C._get_mkldnn_enabled()
+    torch._C._set_mkldnn_enabled(False)
+    try:
+        yield
+    finally:
+        torch._C._set_mkldnn_enabled(was)
 
 
 def load_model(
