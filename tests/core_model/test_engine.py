@@ -252,3 +252,15 @@ def test_compiled_decode_step_gives_the_same_tokens():
     ]
     [single] = compiled.generate([PROMPTS[1]], params)  # one row: the compiled step keeps the mask
     assert single.tokens == eager.generate([PROMPTS[1]], params)[0].tokens
+
+
+def test_bf16_gemv_fast_path_matches_onednn_path():
+    engine = engine_for(dtype=torch.bfloat16)
+    assert engine._gemv_fast_path  # CPU + bf16
+    tokens, positions = torch.tensor([65]), torch.tensor([3])
+    engine.forward(PROMPTS[0])  # fill positions 0..2 of row 0
+    fast = engine._decode(tokens, positions, kv_len=4, exact=True)
+    assert torch._C._get_mkldnn_enabled()  # the switch is restored
+    engine._gemv_fast_path = False
+    slow = engine._decode(tokens, positions, kv_len=4, exact=True)
+    assert (fast - slow).abs().max().item() < 0.05 * slow.abs().max().item()
