@@ -297,12 +297,14 @@ def _bwrap_command(
             argv += ["--ro-bind", path, path]
     for path in _etc_paths(network):
         argv += ["--ro-bind", path, path]
+    # /tmp first: a Python installation that lives under /tmp (a CI checkout's venv) is bound on top
+    # of the private /tmp instead of being hidden by it
+    argv += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
     for path in python_paths():
         argv += ["--ro-bind", path, path]
     argv += ["--ro-bind", worker_source(), WORKER_IN_SANDBOX]
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm"]  # else unbounded
-    argv += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
     argv += ["--perms", "0700", "--size", str(limits.workdir_bytes), "--tmpfs", WORKDIR]
     argv += ["--remount-ro", "/"]  # the sandbox's own root tmpfs (/etc, /opt...) is read-only too
     if seccomp_program() is not None:
@@ -319,10 +321,11 @@ def _unshare_script(
     """A POSIX shell script, run as (namespace) root in fresh namespaces, that builds the sandbox's
     read-only root under a private tmpfs, then enters it and drops every privilege."""
     q = shlex.quote
-    new_root = "/tmp/.llamasys-root"
+    stage = _stage_dir([*python_paths(), worker_source()])
+    new_root = f"{stage}/.llamasys-root"
     lines = [
         "set -eu",
-        "mount -t tmpfs -o mode=0755,size=1m llamasys-stage /tmp",
+        f"mount -t tmpfs -o mode=0755,size=1m llamasys-stage {stage}",
         f"R={new_root}",
         "mkdir -m 0755 $R",
         "mount -t tmpfs -o mode=0755,size=1m llamasys-root $R",
@@ -341,13 +344,17 @@ def _unshare_script(
             lines.append(f"ln -s {q(os.readlink(path))} $R{q(path)}")
         else:
             ro_bind(path, path)
+    # the private /tmp before the Python installation, which may itself live under /tmp
+    lines += [
+        "mkdir -p $R/tmp",
+        f"mount -t tmpfs -o mode=1777,nosuid,nodev,size={limits.tmp_bytes} llamasys-tmp $R/tmp",
+    ]
     for path in [*_etc_paths(network), *python_paths()]:
         ro_bind(path, path)
     ro_bind(worker_source(), WORKER_IN_SANDBOX)
     owner = f",uid={uid},gid={uid}" if root else ""
     lines += [
-        "mkdir -p $R/tmp $R/proc $R/dev $R/workspace",
-        f"mount -t tmpfs -o mode=1777,nosuid,nodev,size={limits.tmp_bytes} llamasys-tmp $R/tmp",
+        "mkdir -p $R/proc $R/dev $R/workspace",
         f"mount -t tmpfs -o mode=0700,nosuid,nodev,size={limits.workdir_bytes}{owner} llamasys-work $R{WORKDIR}",
         "mount -t proc -o nosuid,nodev,noexec proc $R/proc",
         "mount -t tmpfs -o mode=0755,nosuid,size=64k llamasys-dev $R/dev",
@@ -373,6 +380,20 @@ def _unshare_script(
         "exec chroot $R /bin/sh -c " + q(f"cd {WORKDIR} && " + shlex.join([*drop, *env_args, *command]))
     )
     return "\n".join(lines) + "\n"
+
+
+def _stage_dir(sources: list[str]) -> str:
+    """A host directory to assemble the new root in (inside the sandbox's own mount namespace): one
+    that holds none of the paths still to be bound, since the staging tmpfs hides what is below it."""
+    for candidate in ("/tmp", "/mnt", "/media", "/srv", "/run"):
+        if os.path.isdir(candidate) and not any(
+            s == candidate or s.startswith(candidate + "/") for s in sources
+        ):
+            return candidate
+    raise SandboxUnavailableError(
+        "no staging directory for the unshare sandbox: the Python installation covers /tmp, /mnt, "
+        "/media, /srv and /run; install bubblewrap instead"
+    )
 
 
 def _unshare_command(

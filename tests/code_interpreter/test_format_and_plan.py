@@ -79,6 +79,21 @@ def test_bwrap_plan_isolates_everything(monkeypatch):
     assert "--share-net" in networked.argv
 
 
+def test_python_installed_under_tmp_stays_visible(monkeypatch):
+    """A checkout's venv under /tmp (as on CI) is bound after the private /tmp, not hidden by it."""
+    venv = "/tmp/checkout/.venv"
+    monkeypatch.setattr(sandbox, "python_paths", lambda: [venv, "/opt/python"])
+    if sandbox.shutil.which("bwrap") is not None:
+        argv = plan_launch(["python"], SandboxLimits(), backend="bwrap").argv
+        inner = argv.index("--unshare-all")
+        tmpfs_tmp = next(i for i in range(inner, len(argv)) if argv[i] == "--tmpfs" and argv[i + 1] == "/tmp")
+        bind_venv = next(i for i in range(inner, len(argv)) if argv[i] == "--ro-bind" and argv[i + 1] == venv)
+        assert tmpfs_tmp < bind_venv
+    script = sandbox._unshare_script(["python"], SandboxLimits(), network=False, uid=65534, env={}, root=True)
+    assert "llamasys-stage /tmp" not in script  # staging elsewhere, so the venv is still there to bind
+    assert script.index("llamasys-tmp $R/tmp") < script.index(f"mount --rbind {venv} $R{venv}")
+
+
 def test_missing_bwrap_is_reported(monkeypatch):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     with pytest.raises(SandboxUnavailableError, match="apt-get install bubblewrap"):
