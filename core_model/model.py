@@ -116,9 +116,12 @@ class Attention(nn.Module):
 
         rows = slice(row_start, row_start + bsz)
         cache_k, cache_v = self.cache_k[rows], self.cache_v[rows]
-        # Tensor-indexed writes: [B, T] row/position pairs -> values [B, T, n_kv, head_dim].
-        cache_k[batch_index, :, input_pos] = k
-        cache_v[batch_index, :, input_pos] = v
+        if mask is None:  # exact window: the positions are kv_len-T .. kv_len-1, a plain slice copy
+            cache_k[:, :, kv_len - seqlen : kv_len] = k.transpose(1, 2)
+            cache_v[:, :, kv_len - seqlen : kv_len] = v.transpose(1, 2)
+        else:  # tensor-indexed writes: [B, T] row/position pairs -> values [B, T, n_kv, head_dim]
+            cache_k[batch_index, :, input_pos] = k
+            cache_v[batch_index, :, input_pos] = v
         keys, values = cache_k[:, :, :kv_len], cache_v[:, :, :kv_len]
 
         if mask is None and seqlen > 1:  # a whole prompt from position 0: plain causal attention
