@@ -74,10 +74,14 @@ def test_reopened_database_gives_the_same_results(corpus_db: Path, minilm: MiniL
 
 
 def test_batched_and_single_query_vectors_agree(minilm: MiniLMEmbedder) -> None:
-    questions = [q.question for q in QUESTIONS[:6]]
-    batched = minilm.embed(questions)
-    single = np.stack([minilm.embed([q])[0] for q in questions])
+    import torch
+
+    threads = torch.get_num_threads()
+    questions = [q.question for q in QUESTIONS[: minilm.small_batch + 2]]
+    batched = minilm.embed(questions)  # a batch: torch's own thread setting
+    single = np.stack([minilm.embed([q])[0] for q in questions])  # queries: query_threads (1)
     assert np.allclose(batched, single, atol=1e-5)
+    assert torch.get_num_threads() == threads  # the query setting was restored
 
 
 def test_stored_vectors_are_minilm_unit_vectors(corpus_db: Path, minilm: MiniLMEmbedder) -> None:
