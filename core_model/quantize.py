@@ -13,9 +13,10 @@ with row-wise scales into bf16. Elsewhere the weight is dequantized into the act
 matmul (FP8 on the CPU saves memory, not time). `Fp8Linear(..., mode="emulate")` runs the W8A8 math
 in float32 on any device; the tests use it to check the activation-scale semantics without a GPU.
 
-Int8: symmetric per-row scales (`row_amax / 127`), round-to-nearest. On the CPU the matmul is
-`torch.ops.aten._weight_int8pack_mm` (int8 weights read directly, ~2.4x a bf16 linear at decode
-sizes); elsewhere dequantize-and-multiply.
+Int8: symmetric per-row scales (`row_amax / 127`), round-to-nearest. On the CPU the matmul of a few
+rows (decode) is `torch.ops.aten._weight_int8pack_mm` (int8 weights read directly); a prompt's many
+rows dequantize the weight once and use the dense GEMM, which is faster there; other devices always
+dequantize.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ QUANTIZATIONS = ("fp8", "fp8-all", "int8")
 FP8_MAX = 448.0
 FP8_ACTIVATION_SCALE_UB = 1200.0
 _EPS = 1e-12
+_INT8_PACKED_MAX_ROWS = 16  # above this many rows an int8 layer dequantizes and uses the dense GEMM
 
 
 def supports_scaled_mm(device: torch.device) -> bool:
@@ -145,12 +147,13 @@ class Int8Linear(nn.Module):
         return f"in={self.in_features}, out={self.out_features}, packed={self.packed}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.packed:
+        if self.packed and x.numel() // x.shape[-1] <= _INT8_PACKED_MAX_ROWS:
             shape = x.shape
             scale = self.scale if self.scale.dtype == x.dtype else self.scale.to(x.dtype)
             y = torch.ops.aten._weight_int8pack_mm(x.reshape(-1, shape[-1]), self.weight, scale)
             return y.view(*shape[:-1], self.out_features)
-        return F.linear(x, self.weight.to(x.dtype)) * self.scale.to(x.dtype)
+        # Many rows (a prompt): dequantizing once and running the dense GEMM beats the packed kernel.
+        return F.linear(x, self.weight.to(x.dtype) * self.scale.to(x.dtype)[:, None])
 
 
 def _targets(model: Transformer, quantization: str) -> list[tuple[nn.Module, str]]:

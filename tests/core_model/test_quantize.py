@@ -94,6 +94,10 @@ def test_int8_rows_and_packed_matmul_match_dequantized():
     x = torch.randn(2, 7, 64)
     ref = x @ (wq.float() * scale[:, None]).t()
     torch.testing.assert_close(layer(x), ref, atol=1e-4, rtol=1e-4)
+    prompt = torch.randn(40, 64)  # many rows: dequantized dense GEMM
+    torch.testing.assert_close(
+        layer(prompt), prompt @ (wq.float() * scale[:, None]).t(), atol=1e-4, rtol=1e-4
+    )
     layer.packed = False
     torch.testing.assert_close(layer(x), ref, atol=1e-4, rtol=1e-4)
 
