@@ -6,31 +6,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from checkpoint_factory import random_meta_state_dict, tiny_args
 
 from llamasys.core_model import Completion, Engine, SamplingParams
 from llamasys.core_model.engine import _Text
 from llamasys.core_model.errors import ModelError, SequenceTooLongError
 from llamasys.core_model.messages import StopReason
-
-
-def _sibling(name: str):
-    """Import a sibling test module (pytest's importlib mode does not put this folder on sys.path)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    key = f"_core_model_tests_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
-        sys.modules[key] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-tiny_args, random_meta_state_dict = (
-    _sibling("test_model").tiny_args,
-    _sibling("test_model").random_meta_state_dict,
-)
 
 
 class ByteTokenizer:

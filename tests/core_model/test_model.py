@@ -4,15 +4,14 @@ and the static KV cache against full forwards."""
 from __future__ import annotations
 
 import dataclasses
-from types import SimpleNamespace
 
 import pytest
 import torch
 from checkpoint_factory import random_meta_state_dict, tiny_args
+from tiny_engine import make_engine
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from llamasys.core_model.config import ModelArgs, RopeScaling, meta_to_hf_qk
-from llamasys.core_model.engine import Engine
 from llamasys.core_model.errors import CheckpointError, SequenceTooLongError
 from llamasys.core_model.model import Transformer
 
@@ -56,12 +55,6 @@ def hf_reference(args: ModelArgs, sd: dict[str, torch.Tensor]) -> LlamaForCausal
     missing, unexpected = model.load_state_dict(hf, strict=False)
     assert not unexpected and set(missing) <= {"lm_head.weight"}, (missing, unexpected)
     return model
-
-
-def make_engine(args: ModelArgs, sd, **kw) -> Engine:
-    checkpoint = SimpleNamespace(args=args, state_dict=sd, tokenizer=None, chat_template=None, path=None)
-    kw = {"dtype": torch.float32, "max_seq_len": 64, "max_batch_size": 2} | kw
-    return Engine.from_checkpoint(checkpoint, **kw)
 
 
 CASES = {

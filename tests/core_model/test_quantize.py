@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from checkpoint_factory import random_meta_state_dict, tiny_args
+from tiny_engine import make_engine
 
 from llamasys.core_model.model import Linear
 from llamasys.core_model.quantize import (
@@ -21,29 +23,14 @@ from llamasys.core_model.quantize import (
     quantize_model,
 )
 
-
-def _sibling(name: str):
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    key = f"_core_model_tests_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
-        sys.modules[key] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-tm = _sibling("test_model")
-ARGS = tm.tiny_args(n_layers=4, dim=128, n_heads=4, n_kv_heads=2, ffn_hidden_dim=256)
-SD = tm.random_meta_state_dict(ARGS, seed=1)
+ARGS = tiny_args(n_layers=4, dim=128, n_heads=4, n_kv_heads=2, ffn_hidden_dim=256)
+SD = random_meta_state_dict(ARGS, seed=1)
 TOKENS = torch.randint(0, 300, (2, 32), generator=torch.Generator().manual_seed(0))
 
 
 @pytest.fixture(scope="module")
 def reference() -> torch.Tensor:
-    return tm.make_engine(ARGS, SD).forward(TOKENS)
+    return make_engine(ARGS, SD).forward(TOKENS)
 
 
 def test_fp8_weight_rows_never_nan():
@@ -103,7 +90,7 @@ def test_int8_rows_and_packed_matmul_match_dequantized():
 
 
 def _quantized_logits(quantization, mode="auto", dtype=torch.float32):
-    engine = tm.make_engine(ARGS, SD, dtype=dtype)
+    engine = make_engine(ARGS, SD, dtype=dtype)
     quantize_model(engine.model, quantization, fp8_mode=mode)
     return engine, engine.forward(TOKENS)
 
@@ -140,7 +127,7 @@ def test_fp8_recipe_quantizes_the_inner_ffns_only():
 
 
 def test_weight_bytes_shrink():
-    plain = tm.make_engine(ARGS, SD, dtype=torch.bfloat16)
+    plain = make_engine(ARGS, SD, dtype=torch.bfloat16)
     int8, _ = _quantized_logits("int8", dtype=torch.bfloat16)
     fp8, _ = _quantized_logits("fp8-all", "dequant", dtype=torch.bfloat16)
     assert int8.weight_bytes < 0.75 * plain.weight_bytes and fp8.weight_bytes < 0.75 * plain.weight_bytes
@@ -152,7 +139,7 @@ def test_fp8_model_never_nan_with_outlier_activations(mode):
     sd["layers.1.ffn_norm.weight"] = SD["layers.1.ffn_norm.weight"] * 3000.0  # FFN inputs in the thousands
     sd["tok_embeddings.weight"] = SD["tok_embeddings.weight"].clone()
     sd["tok_embeddings.weight"][7] *= 1e4
-    engine = tm.make_engine(ARGS, sd, dtype=torch.bfloat16)
+    engine = make_engine(ARGS, sd, dtype=torch.bfloat16)
     quantize_model(engine.model, "fp8-all", fp8_mode=mode)
     tokens = TOKENS.clone()
     tokens[:, 3] = 7
@@ -162,4 +149,4 @@ def test_fp8_model_never_nan_with_outlier_activations(mode):
 
 def test_unknown_quantization():
     with pytest.raises(ValueError, match="expected one of fp8, fp8-all, int8"):
-        quantize_model(tm.make_engine(ARGS, SD).model, "int4")
+        quantize_model(make_engine(ARGS, SD).model, "int4")
