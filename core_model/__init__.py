@@ -9,7 +9,30 @@ Modules: `model` (the decoder), `engine` (generation), `sampling`, `quantize` (f
 `cuda_graphs`, `config` (ModelArgs), `messages`, `errors`, `benchmark`, `gpu_check`.
 """
 
-from .engine import Completion, Engine, StreamEvent, TokenLogprob, load_model
-from .sampling import SamplingParams
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import Completion, Engine, StreamEvent, TokenLogprob, load_model
+    from .sampling import SamplingParams
+
+# The engine (and torch) load on first use, so `llamasys.core_model.messages` stays a light import for
+# the tools package, the server and the CLI.
+_LAZY = {
+    "Completion": ".engine",
+    "Engine": ".engine",
+    "StreamEvent": ".engine",
+    "TokenLogprob": ".engine",
+    "load_model": ".engine",
+    "SamplingParams": ".sampling",
+}
 
 __all__ = ["Completion", "Engine", "SamplingParams", "StreamEvent", "TokenLogprob", "load_model"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
