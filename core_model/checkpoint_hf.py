@@ -28,13 +28,19 @@ from typing import Any
 import torch
 
 from .checkpoint import Checkpoint, check_state_dict, check_tokenizer
-from .config import ModelArgs, hf_to_meta_qk
+from .config import ModelArgs, hf_to_meta_qk, meta_to_hf_qk
 from .errors import CheckpointError, TokenizerError
 from .tokenizer import Tokenizer
 from .tokenizer_hf import HFTokenizer
 from .tokenizer_llama3 import Llama3Tokenizer
 
-__all__ = ["read_hf_checkpoint", "hf_name_to_meta", "read_chat_template", "SUPPORTED_ARCHITECTURES"]
+__all__ = [
+    "read_hf_checkpoint",
+    "hf_name_to_meta",
+    "meta_state_dict_to_hf",
+    "read_chat_template",
+    "SUPPORTED_ARCHITECTURES",
+]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +75,38 @@ def hf_name_to_meta(name: str) -> str | None:
     if match and match.group(2) in _LAYER_NAMES:
         return f"layers.{match.group(1)}.{_LAYER_NAMES[match.group(2)]}"
     return name
+
+
+def meta_state_dict_to_hf(
+    state_dict: dict[str, torch.Tensor], args: ModelArgs, *, tied: bool | None = None
+) -> dict[str, torch.Tensor]:
+    """The inverse of loading: Meta names and q/k layout -> Hugging Face `LlamaForCausalLM` names, with
+    q/k rows permuted for half-split RoPE. `lm_head.weight` is left out when the model is tied (default:
+    `args.tie_word_embeddings`). Tensors are shared, not copied, except the permuted q/k."""
+    tied = args.tie_word_embeddings if tied is None else tied
+    meta_to_hf = {meta: hf for hf, meta in _LAYER_NAMES.items()}
+    hf: dict[str, torch.Tensor] = {}
+    for name, tensor in state_dict.items():
+        if name == "output.weight":
+            if not tied:
+                hf["lm_head.weight"] = tensor
+            continue
+        top = {meta: hf_name for hf_name, meta in _TOP_NAMES.items()}.get(name)
+        if top is not None:
+            hf[f"model.{top}"] = tensor
+            continue
+        match = _LAYER.match(name)
+        if not match or match.group(2) not in meta_to_hf:
+            raise CheckpointError(
+                f"{name}: not a Llama weight name, cannot convert it to Hugging Face's layout"
+            )
+        rest = match.group(2)
+        if rest == "attention.wq.weight":
+            tensor = meta_to_hf_qk(tensor, args.n_heads)
+        elif rest == "attention.wk.weight":
+            tensor = meta_to_hf_qk(tensor, args.n_kv_heads)
+        hf[f"model.layers.{match.group(1)}.{meta_to_hf[rest]}"] = tensor
+    return hf
 
 
 def _read_config(folder: Path) -> tuple[dict[str, Any], ModelArgs]:

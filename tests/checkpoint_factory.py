@@ -40,7 +40,8 @@ from pathlib import Path
 import torch
 
 from llamasys.core_model.checkpoint import expected_meta_shapes
-from llamasys.core_model.config import ModelArgs, RopeScaling, llama3_frequency_divisors, meta_to_hf_qk
+from llamasys.core_model.checkpoint_hf import meta_state_dict_to_hf
+from llamasys.core_model.config import ModelArgs, RopeScaling, llama3_frequency_divisors
 from llamasys.core_model.tokenizer_llama3 import (
     LLAMA3_PAT_STR,
     default_tokenizer_model_path,
@@ -349,36 +350,8 @@ def write_hf_checkpoint(
     dtype = next(iter(sd.values())).dtype
     config = hf_config(args, tie, str(dtype).removeprefix("torch."))
     (directory / "config.json").write_text(json.dumps(config, indent=2))
-    hf: dict[str, torch.Tensor] = {}
-    for name, tensor in sd.items():
-        if name == "output.weight":
-            if not tie:
-                hf["lm_head.weight"] = tensor.contiguous().clone()
-            continue
-        if name == "tok_embeddings.weight":
-            hf["model.embed_tokens.weight"] = tensor.contiguous().clone()
-            continue
-        if name == "norm.weight":
-            hf["model.norm.weight"] = tensor.clone()
-            continue
-        _, i, *rest = name.split(".")
-        rest = ".".join(rest)
-        hf_name = {
-            "attention.wq.weight": "self_attn.q_proj.weight",
-            "attention.wk.weight": "self_attn.k_proj.weight",
-            "attention.wv.weight": "self_attn.v_proj.weight",
-            "attention.wo.weight": "self_attn.o_proj.weight",
-            "feed_forward.w1.weight": "mlp.gate_proj.weight",
-            "feed_forward.w2.weight": "mlp.down_proj.weight",
-            "feed_forward.w3.weight": "mlp.up_proj.weight",
-            "attention_norm.weight": "input_layernorm.weight",
-            "ffn_norm.weight": "post_attention_layernorm.weight",
-        }[rest]
-        if rest == "attention.wq.weight":
-            tensor = meta_to_hf_qk(tensor, args.n_heads)
-        elif rest == "attention.wk.weight":
-            tensor = meta_to_hf_qk(tensor, args.n_kv_heads)
-        hf[f"model.layers.{i}.{hf_name}"] = tensor.contiguous().clone()
+    # contiguous copies: safetensors refuses tensors that share storage (a tied head, views)
+    hf = {k: t.contiguous().clone() for k, t in meta_state_dict_to_hf(sd, args, tied=tie).items()}
     if sharded:
         names = list(hf)
         half = len(names) // 2

@@ -234,3 +234,14 @@ def test_non_float_weights_are_refused(tmp_path, args):
     sd["layers.0.attention.wq.weight"] = sd["layers.0.attention.wq.weight"].to(torch.float8_e4m3fn)
     with pytest.raises(CheckpointError, match="attention.wq.weight has dtype torch.float8_e4m3fn"):
         read_checkpoint(write_meta_checkpoint(tmp_path / "m", args, sd))
+
+
+def test_converting_an_unknown_weight_name_to_hf_is_a_clear_error():
+    from checkpoint_factory import random_meta_state_dict, tiny_args
+
+    from llamasys.core_model.checkpoint_hf import meta_state_dict_to_hf
+
+    args = tiny_args()
+    sd = random_meta_state_dict(args) | {"layers.0.attention.bias": torch.zeros(1)}
+    with pytest.raises(CheckpointError, match="layers.0.attention.bias: not a Llama weight name"):
+        meta_state_dict_to_hf(sd, args)

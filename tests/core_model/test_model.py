@@ -11,7 +11,8 @@ from checkpoint_factory import random_meta_state_dict, tiny_args
 from tiny_engine import make_engine
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from llamasys.core_model.config import ModelArgs, RopeScaling, meta_to_hf_qk
+from llamasys.core_model.checkpoint_hf import meta_state_dict_to_hf
+from llamasys.core_model.config import ModelArgs, RopeScaling
 from llamasys.core_model.errors import CheckpointError, SequenceTooLongError
 from llamasys.core_model.model import Transformer
 
@@ -35,22 +36,7 @@ def hf_reference(args: ModelArgs, sd: dict[str, torch.Tensor]) -> LlamaForCausal
         head_dim=args.head_dim,
         attn_implementation="eager",
     )
-    hf = {"model.embed_tokens.weight": sd["tok_embeddings.weight"], "model.norm.weight": sd["norm.weight"]}
-    if not args.tie_word_embeddings:
-        hf["lm_head.weight"] = sd["output.weight"]
-    for i in range(args.n_layers):
-        m, p = f"model.layers.{i}.", f"layers.{i}."
-        hf |= {
-            m + "self_attn.q_proj.weight": meta_to_hf_qk(sd[p + "attention.wq.weight"], args.n_heads),
-            m + "self_attn.k_proj.weight": meta_to_hf_qk(sd[p + "attention.wk.weight"], args.n_kv_heads),
-            m + "self_attn.v_proj.weight": sd[p + "attention.wv.weight"],
-            m + "self_attn.o_proj.weight": sd[p + "attention.wo.weight"],
-            m + "mlp.gate_proj.weight": sd[p + "feed_forward.w1.weight"],
-            m + "mlp.up_proj.weight": sd[p + "feed_forward.w3.weight"],
-            m + "mlp.down_proj.weight": sd[p + "feed_forward.w2.weight"],
-            m + "input_layernorm.weight": sd[p + "attention_norm.weight"],
-            m + "post_attention_layernorm.weight": sd[p + "ffn_norm.weight"],
-        }
+    hf = meta_state_dict_to_hf(sd, args)
     model = LlamaForCausalLM(config).eval()
     missing, unexpected = model.load_state_dict(hf, strict=False)
     assert not unexpected and set(missing) <= {"lm_head.weight"}, (missing, unexpected)
