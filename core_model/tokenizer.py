@@ -21,7 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Tokenizer"]
+from .errors import TokenizerError
+
+__all__ = ["Tokenizer", "checked_ids"]
 
 
 @runtime_checkable
@@ -55,3 +57,12 @@ class Tokenizer(Protocol):
     def is_special(self, token_id: int) -> bool:
         """Whether `token_id` is a special (control) token."""
         ...
+
+
+def checked_ids(ids: Sequence[int], vocab_size: int) -> list[int]:
+    """`ids` as plain ints, or a TokenizerError naming the first id outside the vocabulary."""
+    out = [int(i) for i in ids]
+    for i in out:
+        if not 0 <= i < vocab_size:
+            raise TokenizerError(f"token id {i} is outside the vocabulary (0..{vocab_size - 1})")
+    return out

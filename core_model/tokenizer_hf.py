@@ -38,6 +38,7 @@ from tokenizers import AddedToken, Regex, decoders, models, normalizers, pre_tok
 from tokenizers import Tokenizer as _RustTokenizer
 
 from .errors import TokenizerError
+from .tokenizer import checked_ids
 
 __all__ = ["HFTokenizer", "byte_level_alphabet", "END_OF_TURN_TOKENS"]
 
@@ -280,18 +281,11 @@ class HFTokenizer:
             ids.append(self.eos_id)
         return ids
 
-    def _check(self, ids: Sequence[int]) -> list[int]:
-        out = [int(i) for i in ids]
-        for i in out:
-            if not 0 <= i < self.vocab_size:
-                raise TokenizerError(f"token id {i} is outside the vocabulary (0..{self.vocab_size - 1})")
-        return out
-
     def decode(self, ids: Sequence[int]) -> str:
-        return self._plain.decode(self._check(ids), skip_special_tokens=False)
+        return self._plain.decode(checked_ids(ids, self.vocab_size), skip_special_tokens=False)
 
     def decode_bytes(self, ids: Sequence[int]) -> bytes:
-        return b"".join(self._piece_bytes[i] for i in self._check(ids))
+        return b"".join(self._piece_bytes[i] for i in checked_ids(ids, self.vocab_size))
 
     def special_id(self, token: str) -> int:
         try:

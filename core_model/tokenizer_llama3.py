@@ -31,6 +31,7 @@ from pathlib import Path
 import tiktoken
 
 from .errors import TokenizerError
+from .tokenizer import checked_ids
 
 __all__ = ["Llama3Tokenizer", "LLAMA3_PAT_STR", "llama3_special_token_names", "default_tokenizer_model_path"]
 
@@ -180,15 +181,8 @@ class Llama3Tokenizer:
             ids.append(self.eos_id)
         return ids
 
-    def _check(self, ids: Sequence[int]) -> list[int]:
-        out = [int(i) for i in ids]
-        for i in out:
-            if not 0 <= i < self.vocab_size:
-                raise TokenizerError(f"token id {i} is outside the vocabulary (0..{self.vocab_size - 1})")
-        return out
-
     def decode_bytes(self, ids: Sequence[int]) -> bytes:
-        return self._enc.decode_bytes(self._check(ids))
+        return self._enc.decode_bytes(checked_ids(ids, self.vocab_size))
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
