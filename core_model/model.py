@@ -78,8 +78,14 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim, dtype=dtype, device=device), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # One fused op: normalises in float32 and scales by the weight before rounding to the model
-        # dtype (Meta rounds once more in between; identical in float32, within bf16 rounding).
+        # Normalises in float32 and scales by the weight before rounding to the model dtype (Meta rounds
+        # once more in between; identical in float32, within bf16 rounding).
+        if x.device.type == "cpu":
+            # PyTorch's CPU rms_norm is a chain of ~8 small ops (~10 us for one token), layer_norm is one
+            # fused kernel (~2 us). Over [x, -x] the mean is zero, so layer_norm's variance is mean(x^2)
+            # and the first half of its output is RMSNorm(x): ~4% of a batch-1 decode step.
+            d, w = x.shape[-1], self.weight
+            return F.layer_norm(torch.cat((x, -x), -1), (2 * d,), torch.cat((w, w)), None, self.eps)[..., :d]
         return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
 
 
