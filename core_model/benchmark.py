@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from .config import meta_to_hf_qk
+from .checkpoint_hf import meta_state_dict_to_hf
 
 __all__ = ["copy_bandwidth", "run_engine_benchmark", "transformers_model"]
 
@@ -104,23 +104,7 @@ def transformers_model(checkpoint: Any, dtype: torch.dtype, device: str | torch.
         eos_token_id=None,
         pad_token_id=0,
     )
-    sd = checkpoint.state_dict
-    hf = {"model.embed_tokens.weight": sd["tok_embeddings.weight"], "model.norm.weight": sd["norm.weight"]}
-    if not tied:
-        hf["lm_head.weight"] = sd["output.weight"]
-    for i in range(a.n_layers):
-        m, p = f"model.layers.{i}.", f"layers.{i}."
-        hf |= {
-            m + "self_attn.q_proj.weight": meta_to_hf_qk(sd[p + "attention.wq.weight"], a.n_heads),
-            m + "self_attn.k_proj.weight": meta_to_hf_qk(sd[p + "attention.wk.weight"], a.n_kv_heads),
-            m + "self_attn.v_proj.weight": sd[p + "attention.wv.weight"],
-            m + "self_attn.o_proj.weight": sd[p + "attention.wo.weight"],
-            m + "mlp.gate_proj.weight": sd[p + "feed_forward.w1.weight"],
-            m + "mlp.up_proj.weight": sd[p + "feed_forward.w3.weight"],
-            m + "mlp.down_proj.weight": sd[p + "feed_forward.w2.weight"],
-            m + "input_layernorm.weight": sd[p + "attention_norm.weight"],
-            m + "post_attention_layernorm.weight": sd[p + "ffn_norm.weight"],
-        }
+    hf = meta_state_dict_to_hf(checkpoint.state_dict, a, tied=tied)
     model = LlamaForCausalLM(config)
     missing, unexpected = model.load_state_dict(hf, strict=False)
     if unexpected or set(missing) - {"lm_head.weight"}:
