@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import expected_meta_shapes
 from .config import ModelArgs, RopeScaling
 from .errors import CheckpointError
 
@@ -242,34 +243,11 @@ class Transformer(nn.Module):
 
     # -- weights ---------------------------------------------------------------------------------
 
-    def expected_meta_shapes(self) -> dict[str, tuple[int, ...]]:
-        a = self.args
-        shapes: dict[str, tuple[int, ...]] = {
-            "tok_embeddings.weight": (a.vocab_size, a.dim),
-            "norm.weight": (a.dim,),
-            "output.weight": (a.vocab_size, a.dim),
-        }
-        q, kv = a.n_heads * a.head_dim, a.n_kv_heads * a.head_dim
-        for i in range(a.n_layers):
-            p = f"layers.{i}."
-            shapes |= {
-                p + "attention.wq.weight": (q, a.dim),
-                p + "attention.wk.weight": (kv, a.dim),
-                p + "attention.wv.weight": (kv, a.dim),
-                p + "attention.wo.weight": (a.dim, q),
-                p + "feed_forward.w1.weight": (a.ffn_hidden_dim, a.dim),
-                p + "feed_forward.w2.weight": (a.dim, a.ffn_hidden_dim),
-                p + "feed_forward.w3.weight": (a.ffn_hidden_dim, a.dim),
-                p + "attention_norm.weight": (a.dim,),
-                p + "ffn_norm.weight": (a.dim,),
-            }
-        return shapes
-
     @torch.no_grad()
     def load_meta_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Copy Meta-named, Meta-layout weights in, fusing wq/wk/wv and w1/w3. Ties the output head to
         the embedding (one tensor) when the checkpoint's two are the same tensor or equal."""
-        expected = self.expected_meta_shapes()
+        expected = expected_meta_shapes(self.args)
         missing = sorted(set(expected) - set(state_dict))
         if missing:
             raise CheckpointError(
