@@ -524,7 +524,9 @@ def load_model(
     default: measure with `llamasys bench engine --compile` on your machine first)."""
     from .checkpoint import read_checkpoint
 
-    checkpoint = read_checkpoint(source)
+    # Unquantized, dequantize/cast each tensor straight to `dtype` (an 8B GGUF would otherwise pass
+    # through 32 GB of float32); quantizers read the weights at the precision they are stored in.
+    checkpoint = read_checkpoint(source, dtype=dtype if quantization is None else None)
     return Engine.from_checkpoint(
         checkpoint,
         device=device,
