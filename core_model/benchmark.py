@@ -155,17 +155,29 @@ class _TransformersRunner:
 
 
 class _EngineRunner:
-    def __init__(self, engine, prompt: list[int], new_tokens: int) -> None:
+    """Runs the engine; `pytorch_step=True` runs the same engine with its C decode step set aside."""
+
+    def __init__(self, engine, prompt: list[int], new_tokens: int, pytorch_step: bool = False) -> None:
         from .sampling import SamplingParams
 
-        self.engine, self.prompt = engine, prompt
+        self.engine, self.prompt, self.pytorch_step = engine, prompt, pytorch_step
         self.params = SamplingParams(max_tokens=new_tokens, stop_token_ids=())
         engine.stop_ids = frozenset()  # time the whole budget: no early stop on an end-of-turn token
         self.tokens: list[int] = []
-        engine.generate([prompt], SamplingParams(max_tokens=4))  # warm-up
+        self._generate(SamplingParams(max_tokens=4))  # warm-up
+
+    def _generate(self, params):
+        step = self.engine.cpu_step
+        if self.pytorch_step:
+            self.engine.cpu_step = None
+        try:
+            [c] = self.engine.generate([self.prompt], params)
+        finally:
+            self.engine.cpu_step = step
+        return c
 
     def run(self) -> tuple[float, float]:
-        [c] = self.engine.generate([self.prompt], self.params)
+        c = self._generate(self.params)
         self.tokens = c.tokens
         return c.prefill_s, c.tokens_per_s
 
@@ -178,20 +190,51 @@ def _summary(runs: list[tuple[float, float]], n_prompt: int) -> dict[str, Any]:
     }
 
 
-def _time_llama_cpp(gguf_path: str, prompt_text: str, new_tokens: int, threads: int) -> dict[str, Any]:
+def _time_llama_cpp(gguf_path: str, prompt: list[int], new_tokens: int, threads: int, repeats: int) -> dict[str, Any]:
+    """llama.cpp (through llama-cpp-python) on the same GGUF file and prompt ids, greedy, batch 1: the
+    generator is timestamped like the transformers streamer (prefill = up to the first token, decode =
+    first to last); the context is reset before each run, so every run prefills the whole prompt."""
     try:
         import llama_cpp  # type: ignore[import-not-found]
     except ImportError:
         return {
             "skipped": "llama-cpp-python is not installed (pip install llama-cpp-python builds from source)"
         }
-    llm = llama_cpp.Llama(model_path=gguf_path, n_threads=threads, n_ctx=1024, verbose=False)
-    llm(prompt_text, max_tokens=4, temperature=0.0)
-    start = time.perf_counter()
-    out = llm(prompt_text, max_tokens=new_tokens, temperature=0.0, ignore_eos=True)
-    total = time.perf_counter() - start
-    n = out["usage"]["completion_tokens"]
-    return {"decode_tok_s_incl_prefill": n / total, "completion_tokens": n, "threads": threads}
+    llm = llama_cpp.Llama(
+        model_path=gguf_path, n_threads=threads, n_ctx=len(prompt) + new_tokens + 8, verbose=False
+    )
+
+    def run(n: int) -> tuple[float, float, list[int]]:
+        llm.reset()
+        times, tokens = [], []
+        start = time.perf_counter()
+        for token in llm.generate(prompt, temp=0.0, top_k=1, reset=True):
+            times.append(time.perf_counter())
+            tokens.append(int(token))
+            if len(tokens) == n:
+                break
+        return times[0] - start, (n - 1) / max(times[-1] - times[0], 1e-9), tokens
+
+    run(4)  # warm-up
+    runs = [run(new_tokens) for _ in range(repeats)]
+    return {
+        "version": getattr(llama_cpp, "__version__", None),
+        "threads": threads,
+        "prefill_tok_s": round(len(prompt) / min(r[0] for r in runs), 1),
+        "decode_tok_s": round(max(r[1] for r in runs), 2),
+        "decode_tok_s_runs": [round(r[1], 2) for r in runs],
+        "tokens": runs[0][2],
+    }
+
+
+def _decode_step_name(engine) -> str:
+    if engine.graphs is not None:
+        return "cuda graphs"
+    if engine.cpu_step is not None:
+        from .cpu_decode import kernel_features
+
+        return "C (" + (", ".join(kernel_features(engine.cpu_step.portable)) or "portable") + ")"
+    return "pytorch compiled" if engine.compiled else "pytorch eager"
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -215,6 +258,8 @@ def run_engine_benchmark(
     threads: int | None = None,
     compile: bool = False,
     baseline: bool = True,
+    llama_cpp: bool = True,
+    cpu_kernels: bool | None = None,
 ) -> dict[str, Any]:
     """Run the whole comparison and return a JSON-able report (see the module docstring)."""
     from .checkpoint import read_checkpoint
@@ -240,12 +285,16 @@ def run_engine_benchmark(
         max_seq_len=max_seq_len,
         max_batch_size=1,
         compile=compile,
+        cpu_kernels=cpu_kernels,
     )
     build_s = time.perf_counter() - start
     engine_rss = round(_rss_mb() - rss_before, 1)
     runners: dict[str, Any] = {"engine": _EngineRunner(engine, ids, new_tokens)}
+    if engine.cpu_step is not None:  # the same engine decoding in PyTorch: what the C step buys
+        runners["engine_pytorch_step"] = _EngineRunner(engine, ids, new_tokens, pytorch_step=True)
     sides: dict[str, dict[str, Any]] = {
         "engine": {
+            "decode_step": _decode_step_name(engine),
             "weight_bytes": engine.weight_bytes,
             "decode_bytes_per_token": engine.decode_bytes_per_token,
             "kv_cache_bytes": engine.kv_cache_bytes,
@@ -267,7 +316,7 @@ def run_engine_benchmark(
         for name, runner in runners.items():
             runs[name].append(runner.run())
     for name in runners:
-        sides[name] = _summary(runs[name], len(ids)) | sides[name]
+        sides[name] = _summary(runs[name], len(ids)) | sides.get(name, {})
     ours = sides["engine"]
     ours["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     if device == "cuda":
@@ -298,6 +347,10 @@ def run_engine_benchmark(
         },
     }
     ratios: dict[str, float] = {"decode_vs_roofline": round(ours["decode_tok_s"] / roofline, 3)}
+    if "engine_pytorch_step" in sides:
+        ratios["decode_vs_pytorch_step"] = round(
+            ours["decode_tok_s"] / sides["engine_pytorch_step"]["decode_tok_s"], 3
+        )
     if baseline:
         theirs = sides["transformers"]
         ratios["decode_vs_transformers"] = round(ours["decode_tok_s"] / theirs["decode_tok_s"], 3)
@@ -305,10 +358,12 @@ def run_engine_benchmark(
         report["greedy_tokens_equal_to_transformers"] = _common_prefix(
             runners["engine"].tokens, runners["transformers"].tokens
         )
-    if checkpoint.format == "gguf":
-        report["llama_cpp"] = _time_llama_cpp(
-            str(checkpoint.path), tokenizer.decode(ids[1:]), new_tokens, torch.get_num_threads()
-        )
+    if checkpoint.format == "gguf" and llama_cpp:
+        timed = _time_llama_cpp(str(checkpoint.path), ids, new_tokens, torch.get_num_threads(), repeats)
+        if "decode_tok_s" in timed:
+            ratios["decode_vs_llama_cpp"] = round(ours["decode_tok_s"] / timed["decode_tok_s"], 3)
+            timed["greedy_tokens_equal_to_engine"] = _common_prefix(runners["engine"].tokens, timed.pop("tokens"))
+        report["llama_cpp"] = timed
     report["ratios"] = ratios
     report["note"] = (
         "wall-clock figures from a machine that may be running other work (see load_average): the two "

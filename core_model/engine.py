@@ -11,10 +11,12 @@
 How a call runs: every prompt is prefilled with one forward into its own row of the static KV cache,
 then all rows decode together, one token per step, each at its own position (sequences of different
 lengths share a batch). A row that finished keeps its slot until the batch ends; its tokens are
-ignored. On CUDA the decode step replays a captured CUDA graph (`cuda_graphs.py`); on the CPU it runs
-eagerly, over exactly the keys of a lone row (no mask), or over a cache window rounded up to 256
-positions with a position mask when several rows decode together. One host synchronisation per step reads the
-sampled ids, which decide stopping and feed the text decoder.
+ignored. On CUDA the decode step replays a captured CUDA graph (`cuda_graphs.py`); on the CPU it is one
+call into C (`cpu_decode.py`: the whole token in compiled code, for float32/bf16 models, unquantized or
+int8), or, where that is not available, PyTorch eager over exactly the keys of a lone row (no mask) or
+over a cache window rounded up to 256 positions with a position mask when several rows decode together.
+One host synchronisation per step reads the sampled ids, which decide stopping and feed the text
+decoder.
 
 Stopping: the tokenizer's stop ids plus `SamplingParams.stop_token_ids`; `<|eom_id|>` gives
 `StopReason.end_of_message`, every other stop token (`<|eot_id|>`, `<|im_end|>`, and also
@@ -163,6 +165,7 @@ class Engine:
         quantization: str | None = None,
         cuda_graphs: bool | None = None,
         compile: bool = False,
+        cpu_kernels: bool | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -197,6 +200,31 @@ class Engine:
         self.compiled = compile
         if compile:
             self._decode_fn = torch.compile(self._eager_step, dynamic=False)
+        self.cpu_step = self._make_cpu_step(cpu_kernels)
+
+    def _make_cpu_step(self, wanted: bool | None):
+        """The C decode step (`cpu_decode.py`) when it applies: None = use it where it can run (unless
+        LLAMASYS_CPU_KERNELS=0), True = insist (errors say why not), False = PyTorch eager."""
+        if wanted is None:
+            wanted = None if os.environ.get("LLAMASYS_CPU_KERNELS", "1") != "0" else False
+        if wanted is False or self.graphs is not None:
+            return None
+        from .cpu_decode import CpuDecodeStep, NativeBuildError, unsupported_reason
+
+        reason = "compile=True asks for torch.compile instead" if self.compiled else None
+        reason = reason or unsupported_reason(self.model)
+        if reason is not None:
+            if wanted:
+                raise ValueError(f"cpu_kernels=True, but the C decode step cannot run here: {reason}")
+            log.debug("decode in PyTorch: %s", reason)
+            return None
+        try:
+            return CpuDecodeStep(self.model)
+        except NativeBuildError as exc:
+            if wanted:
+                raise
+            log.warning("decoding in PyTorch (slower): the C decode step is unavailable: %s", exc)
+            return None
 
     # -- construction ------------------------------------------------------------------------------
 
@@ -212,6 +240,7 @@ class Engine:
         max_batch_size: int = 4,
         cuda_graphs: bool | None = None,
         compile: bool = False,
+        cpu_kernels: bool | None = None,
     ) -> Engine:
         """Build an engine from a `checkpoint.Checkpoint` (args, Meta-layout state dict, tokenizer)."""
         if quantization is not None and quantization not in QUANTIZATIONS:
@@ -247,6 +276,7 @@ class Engine:
             quantization=quantization,
             cuda_graphs=cuda_graphs,
             compile=compile,
+            cpu_kernels=cpu_kernels,
         )
 
     # -- properties --------------------------------------------------------------------------------
@@ -479,6 +509,8 @@ class Engine:
         `exact`: one row whose position is kv_len - 1 (eager only; graphs always mask)."""
         if self.graphs is not None:
             return self.graphs.step(tokens, positions)
+        if self.cpu_step is not None:
+            return self.cpu_step(tokens, positions)
         if self._gemv_fast_path and tokens.shape[0] == 1:
             # One row on the CPU in bf16/fp16: every matmul is a matrix-vector product, and PyTorch's own
             # reduced-precision GEMV kernel streams weights several times faster than oneDNN's GEMM at
@@ -516,12 +548,15 @@ def load_model(
     max_batch_size: int = 4,
     cuda_graphs: bool | None = None,
     compile: bool = False,
+    cpu_kernels: bool | None = None,
 ) -> Engine:
     """Load a catalogue id, a Meta or Hugging Face checkpoint folder, or a .gguf file into an Engine.
 
     quantization: None, "fp8" (Meta's recipe), "fp8-all" or "int8" (fastest on the CPU).
-    cuda_graphs: None = on when device is CUDA. compile: torch.compile the CPU decode step (off by
-    default: measure with `llamasys bench engine --compile` on your machine first)."""
+    cuda_graphs: None = on when device is CUDA. cpu_kernels: None = decode on the CPU through the C
+    step (`cpu_decode.py`) when it supports the model and a C compiler is there, True = require it,
+    False = PyTorch eager. compile: torch.compile the PyTorch decode step instead (off by default:
+    measure with `llamasys bench engine --compile` on your machine first)."""
     from .checkpoint import read_checkpoint
 
     # Unquantized, dequantize/cast each tensor straight to `dtype` (an 8B GGUF would otherwise pass
@@ -536,4 +571,5 @@ def load_model(
         max_batch_size=max_batch_size,
         cuda_graphs=cuda_graphs,
         compile=compile,
+        cpu_kernels=cpu_kernels,
     )

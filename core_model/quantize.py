@@ -141,7 +141,15 @@ class Int8Linear(nn.Module):
         wq, scale = int8_quantize_rows(weight)
         self.register_buffer("weight", wq.contiguous())
         self.register_buffer("scale", scale.to(compute_dtype))
-        self.packed = weight.device.type == "cpu" and hasattr(torch.ops.aten, "_weight_int8pack_mm")
+        # The unrounded scales, for kernels that take float32 ones (cpu_decode.c).
+        self.register_buffer("scale_f32", scale, persistent=False)
+        # torch 2.13's bf16 `_weight_int8pack_mm` returns NaN or garbage (or crashes) for several rows
+        # when in_features is not a multiple of 16; such layers dequantize instead.
+        self.packed = (
+            weight.device.type == "cpu"
+            and hasattr(torch.ops.aten, "_weight_int8pack_mm")
+            and self.in_features % 16 == 0
+        )
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, packed={self.packed}"

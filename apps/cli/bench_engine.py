@@ -33,7 +33,14 @@ def bench_engine(
     repeats: Annotated[int, typer.Option(help="timed runs per side; the best is reported")] = 3,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice)")] = None,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the CPU decode step")] = False,
+    cpu_kernels: Annotated[
+        bool | None,
+        typer.Option("--cpu-kernels/--no-cpu-kernels", help="decode through the C step (default: when it can)"),
+    ] = None,
     no_baseline: Annotated[bool, typer.Option("--no-baseline", help="skip the transformers run")] = False,
+    no_llama_cpp: Annotated[
+        bool, typer.Option("--no-llama-cpp", help="skip llama.cpp even when llama-cpp-python is installed")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print only the JSON report")] = False,
 ) -> None:
     """Decode/prefill speed of the engine against transformers' generate on the same weights and dtype."""
@@ -54,6 +61,8 @@ def bench_engine(
         threads=threads,
         compile=compile,
         baseline=not no_baseline,
+        llama_cpp=not no_llama_cpp,
+        cpu_kernels=cpu_kernels,
     )
     if not as_json:
         e, r = report["engine"], report["ratios"]
