@@ -190,7 +190,9 @@ def _summary(runs: list[tuple[float, float]], n_prompt: int) -> dict[str, Any]:
     }
 
 
-def _time_llama_cpp(gguf_path: str, prompt: list[int], new_tokens: int, threads: int, repeats: int) -> dict[str, Any]:
+def _time_llama_cpp(
+    gguf_path: str, prompt: list[int], new_tokens: int, threads: int, repeats: int
+) -> dict[str, Any]:
     """llama.cpp (through llama-cpp-python) on the same GGUF file and prompt ids, greedy, batch 1: the
     generator is timestamped like the transformers streamer (prefill = up to the first token, decode =
     first to last); the context is reset before each run, so every run prefills the whole prompt."""
@@ -362,7 +364,9 @@ def run_engine_benchmark(
         timed = _time_llama_cpp(str(checkpoint.path), ids, new_tokens, torch.get_num_threads(), repeats)
         if "decode_tok_s" in timed:
             ratios["decode_vs_llama_cpp"] = round(ours["decode_tok_s"] / timed["decode_tok_s"], 3)
-            timed["greedy_tokens_equal_to_engine"] = _common_prefix(runners["engine"].tokens, timed.pop("tokens"))
+            timed["greedy_tokens_equal_to_engine"] = _common_prefix(
+                runners["engine"].tokens, timed.pop("tokens")
+            )
         report["llama_cpp"] = timed
     report["ratios"] = ratios
     report["note"] = (

@@ -53,12 +53,12 @@ class _Linear(ctypes.Structure):
     ]
 
 
+_CONFIG_INTS = "dim n_layers n_heads n_kv_heads head_dim hidden vocab max_seq_len max_batch act_dtype"
+
+
 class _Config(ctypes.Structure):
     _fields_ = [
-        *((name, ctypes.c_int32) for name in (
-            "dim", "n_layers", "n_heads", "n_kv_heads", "head_dim", "hidden", "vocab", "max_seq_len",
-            "max_batch", "act_dtype",
-        )),
+        *((name, ctypes.c_int32) for name in _CONFIG_INTS.split()),
         ("norm_eps", ctypes.c_float),
         ("tok_embeddings", ctypes.c_void_p),
         ("rope", ctypes.c_void_p),
@@ -87,8 +87,14 @@ def _library(portable: bool = False) -> ctypes.CDLL:
         lib.ls_create.argtypes = [ctypes.POINTER(_Config), ctypes.POINTER(_Layer), ctypes.c_int]
         lib.ls_destroy.argtypes = [ctypes.c_void_p]
         lib.ls_decode.restype = ctypes.c_int
-        lib.ls_decode.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                                  ctypes.c_void_p, ctypes.c_int]
+        lib.ls_decode.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_int,
+        ]
         lib.ls_features.restype = ctypes.c_int
         lib._llamasys_typed = True
     return lib
@@ -195,11 +201,18 @@ class CpuDecodeStep:
         positions = positions.contiguous() if positions.dtype == torch.long else positions.long().contiguous()
         logits = torch.empty(n, self.model.args.vocab_size, dtype=torch.float32)
         status = self._lib.ls_decode(
-            self._handle, n, tokens.data_ptr(), positions.data_ptr(), logits.data_ptr(), torch.get_num_threads()
+            self._handle,
+            n,
+            tokens.data_ptr(),
+            positions.data_ptr(),
+            logits.data_ptr(),
+            torch.get_num_threads(),
         )
         if status != 0:
-            problem = {1: f"{n} rows (1..{self.model.max_batch_size} allowed)",
-                       2: "a token id outside the vocabulary",
-                       3: f"a position outside 0..{self.model.max_seq_len - 1}"}[status]
+            problem = {
+                1: f"{n} rows (1..{self.model.max_batch_size} allowed)",
+                2: "a token id outside the vocabulary",
+                3: f"a position outside 0..{self.model.max_seq_len - 1}",
+            }[status]
             raise ValueError(f"C decode step: {problem}")
         return logits

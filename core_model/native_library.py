@@ -88,9 +88,7 @@ def _load(source: str, portable: bool, defines: tuple[str, ...]) -> ctypes.CDLL:
     cc = _compiler()
     flags = [*_FLAGS, *([] if portable else ["-march=native"]), *(f"-D{d}" for d in defines)]
     key = hashlib.sha256(
-        b"\0".join(
-            [code, " ".join(flags).encode(), _compiler_version(cc).encode(), _cpu_identity().encode()]
-        )
+        b"\0".join([code, " ".join(flags).encode(), _compiler_version(cc).encode(), _cpu_identity().encode()])
     ).hexdigest()[:16]
     out = kernel_cache_dir() / f"{path.stem}-{key}.so"
     with _lock:

@@ -35,7 +35,9 @@ def bench_engine(
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the CPU decode step")] = False,
     cpu_kernels: Annotated[
         bool | None,
-        typer.Option("--cpu-kernels/--no-cpu-kernels", help="decode through the C step (default: when it can)"),
+        typer.Option(
+            "--cpu-kernels/--no-cpu-kernels", help="decode through the C step (default: when it can)"
+        ),
     ] = None,
     no_baseline: Annotated[bool, typer.Option("--no-baseline", help="skip the transformers run")] = False,
     no_llama_cpp: Annotated[
