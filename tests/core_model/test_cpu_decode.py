@@ -1,0 +1,217 @@
+"""The C decode step (cpu_decode.c) against transformers' Llama and against the PyTorch step, in both
+builds (this CPU's vector kernels and the portable C loops), for float32, bf16 and int8 models."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from checkpoint_factory import random_meta_state_dict, tiny_args
+from support import require_in_ci
+from tiny_engine import make_engine
+
+from llamasys.core_model import native_library
+from llamasys.core_model.benchmark import transformers_model
+from llamasys.core_model.config import RopeScaling
+from llamasys.core_model.cpu_decode import CpuDecodeStep, kernel_features, unsupported_reason
+from llamasys.core_model.native_library import NativeBuildError, load_native_library
+from llamasys.core_model.quantize import quantize_model
+from llamasys.core_model.sampling import SamplingParams
+
+BUILDS = ["native", "portable"]
+CASES = {
+    "gqa-llama3-scaling-tied": dict(tie_word_embeddings=True),
+    "mha-untied-no-scaling": dict(n_kv_heads=4, rope_scaling=None, rope_theta=10000.0),
+    "gqa-factor32-headdim-override": dict(
+        n_heads=4,
+        n_kv_heads=1,
+        head_dim_override=24,
+        rope_scaling=RopeScaling(factor=32.0, original_max_position_embeddings=32),
+    ),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiler():
+    if not any(shutil.which(c) for c in ("cc", "gcc", "clang")):
+        require_in_ci("a C compiler (Debian: apt-get install gcc) for the C decode step")
+
+
+def step_logits(model, step, prompts: list[list[int]], next_tokens: list[int]):
+    """Prefill each prompt into its own cache row with PyTorch, then one decode step for all rows."""
+    with torch.inference_mode():
+        for row, prompt in enumerate(prompts):
+            n = len(prompt)
+            model(torch.tensor([prompt]), torch.arange(n)[None], row_start=row, kv_len=n, exact=True)
+        return step(torch.tensor(next_tokens), torch.tensor([len(p) for p in prompts]))
+
+
+def random_prompts(vocab: int, lengths: list[int], seed: int) -> list[list[int]]:
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randint(0, vocab, (n,), generator=g).tolist() for n in lengths]
+
+
+@pytest.mark.parametrize("build", BUILDS)
+@pytest.mark.parametrize("case", CASES)
+def test_float32_step_matches_transformers(case, build):
+    """Rows of different lengths decoded together; each row's logits equal transformers' full forward
+    of that row at its last position."""
+    args = tiny_args(**CASES[case])
+    sd = random_meta_state_dict(args, seed=11)
+    model = make_engine(args, sd, max_batch_size=3, cpu_kernels=False).model
+    step = CpuDecodeStep(model, portable=build == "portable")
+    prompts = random_prompts(args.vocab_size, [7, 30, 1], seed=12)
+    nxt = [3, 99, 250]
+    ours = step_logits(model, step, prompts, nxt)
+    hf = transformers_model(SimpleNamespace(args=args, state_dict=sd, tokenizer=None), torch.float32)
+    with torch.no_grad():
+        for row, prompt in enumerate(prompts):
+            ref = hf(torch.tensor([prompt + [nxt[row]]])).logits[0, -1].float()
+            diff = (ours[row] - ref).abs().max().item()
+            assert diff <= 1e-4, f"row {row}: max abs diff {diff}"
+
+
+def test_odd_shapes_take_the_tail_paths():
+    """Sizes that are no multiple of 4 rows or 16/32/64 columns (the kernels' masked tails and padded
+    last row group) give the same logits as the PyTorch step."""
+    args = tiny_args(dim=72, n_heads=4, n_kv_heads=2, ffn_hidden_dim=100, vocab_size=301, rope_scaling=None)
+    sd = random_meta_state_dict(args, seed=3)
+    for build in BUILDS:
+        model = make_engine(args, sd, cpu_kernels=False).model
+        prompts = random_prompts(args.vocab_size, [5, 11], seed=4)
+        ours = step_logits(model, CpuDecodeStep(model, portable=build == "portable"), prompts, [1, 2])
+        with torch.inference_mode():
+            ref = model(torch.tensor([[1], [2]]), torch.tensor([[5], [11]]), kv_len=64, last_only=True)
+        torch.testing.assert_close(ours, ref, atol=1e-4, rtol=1e-4)
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+@pytest.mark.parametrize("quantization", [None, "int8"])
+def test_bf16_and_int8_stay_close_to_float32(quantization):
+    """Measured: bf16 ~0.006 and int8 (W8A8, blocks of 32) ~0.012 relative max logit error against the
+    float32 model; the PyTorch bf16 step shows ~0.013 on the same weights. Bound: 0.04."""
+    args = tiny_args(rope_scaling=RopeScaling(factor=8.0, original_max_position_embeddings=64))
+    sd = random_meta_state_dict(args, seed=21)
+    prompts = random_prompts(args.vocab_size, [9, 40], seed=22)
+    f32 = make_engine(args, sd, cpu_kernels=False).model
+    ref = step_logits(f32, CpuDecodeStep(f32), prompts, [5, 6])
+    results = {}
+    for build in BUILDS:
+        model = make_engine(args, sd, dtype=torch.bfloat16, cpu_kernels=False).model
+        if quantization:
+            quantize_model(model, quantization)
+        got = step_logits(model, CpuDecodeStep(model, portable=build == "portable"), prompts, [5, 6])
+        assert torch.isfinite(got).all()
+        assert relative_error(got, ref) < 0.04
+        results[build] = got
+    # Both builds compute the same integer dot products and bf16 products; only float sums reorder.
+    assert relative_error(results["native"], results["portable"]) < 2e-3
+
+
+def test_engine_uses_the_c_step_and_generates_like_pytorch():
+    args = tiny_args()
+    sd = random_meta_state_dict(args, seed=31)
+    fast = make_engine(args, sd, max_seq_len=96)
+    slow = make_engine(args, sd, max_seq_len=96, cpu_kernels=False)
+    assert isinstance(fast.cpu_step, CpuDecodeStep) and slow.cpu_step is None
+    fast.tokenizer = slow.tokenizer = SimpleNamespace(decode_bytes=lambda ids: b"t" * len(ids))
+    prompts = random_prompts(args.vocab_size, [4, 17], seed=32)
+    params = SamplingParams(max_tokens=12, temperature=0.8, top_p=0.9, seed=7, logprobs=2)
+    a, b = fast.generate(prompts, params), slow.generate(prompts, params)
+    assert [c.tokens for c in a] == [c.tokens for c in b]
+    for ca, cb in zip(a, b, strict=True):
+        for la, lb in zip(ca.logprobs, cb.logprobs, strict=True):
+            assert abs(la.logprob - lb.logprob) < 1e-4
+
+
+def test_environment_variable_turns_the_c_step_off(monkeypatch):
+    args = tiny_args()
+    monkeypatch.setenv("LLAMASYS_CPU_KERNELS", "0")
+    assert make_engine(args, random_meta_state_dict(args)).cpu_step is None
+
+
+def test_unsupported_models_fall_back_or_say_why():
+    args = tiny_args()
+    sd = random_meta_state_dict(args)
+    fp8 = make_engine(args, sd, quantization="fp8-all")
+    assert fp8.cpu_step is None and "Fp8Linear" in unsupported_reason(fp8.model)
+    with pytest.raises(ValueError, match="cpu_kernels=True.*Fp8Linear"):
+        make_engine(args, sd, quantization="fp8-all", cpu_kernels=True)
+    with pytest.raises(ValueError, match="float16"):
+        make_engine(args, sd, dtype=torch.float16, cpu_kernels=True)
+    assert make_engine(args, sd, compile=True).cpu_step is None
+
+
+def test_bad_rows_are_clear_errors():
+    args = tiny_args()
+    engine = make_engine(args, random_meta_state_dict(args))
+    step = engine.cpu_step
+    with pytest.raises(ValueError, match="3 rows"):
+        step(torch.tensor([1, 2, 3]), torch.tensor([0, 0, 0]))
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        step(torch.tensor([args.vocab_size]), torch.tensor([0]))
+    with pytest.raises(ValueError, match="position outside 0..63"):
+        step(torch.tensor([1]), torch.tensor([64]))
+
+
+def test_build_failures_raise_and_the_engine_falls_back(tmp_path, monkeypatch, caplog):
+    (tmp_path / "broken.c").write_text("int f(void) { return missing_symbol; }\n")
+    monkeypatch.setattr(native_library, "_SOURCES", tmp_path)
+    monkeypatch.setenv("LLAMASYS_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(NativeBuildError, match="(?s)compiling broken.c failed.*missing_symbol"):
+        load_native_library("broken.c")
+    with pytest.raises(NativeBuildError, match="kernel source .*absent.c is missing"):
+        load_native_library("absent.c")
+    assert not list((tmp_path / "cache" / "kernels").glob("*.so"))  # nothing half-written is left
+
+    def broken(*a, **k):
+        raise NativeBuildError("no C compiler found")
+
+    monkeypatch.setattr("llamasys.core_model.cpu_decode.CpuDecodeStep", broken)
+    args = tiny_args()
+    with caplog.at_level("WARNING"):
+        engine = make_engine(args, random_meta_state_dict(args))
+    assert engine.cpu_step is None and "C decode step is unavailable" in caplog.text
+    with pytest.raises(NativeBuildError):
+        make_engine(args, random_meta_state_dict(args), cpu_kernels=True)
+
+
+def test_libraries_are_cached_per_source_and_flags(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLAMASYS_CACHE_DIR", str(tmp_path))
+    native_library._load.cache_clear()
+    try:
+        load_native_library("cpu_decode.c")
+        load_native_library("cpu_decode.c", defines=("LS_NO_INTRINSICS",))
+        built = sorted(p.name for p in (tmp_path / "kernels").glob("*.so"))
+        assert len(built) == 2 and all(name.startswith("cpu_decode-") for name in built)
+        mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "kernels").glob("*.so")}
+        native_library._load.cache_clear()  # a new process: finds the built files, compiles nothing
+        load_native_library("cpu_decode.c")
+        assert {p: p.stat().st_mtime_ns for p in (tmp_path / "kernels").glob("*.so")} == mtimes
+    finally:
+        native_library._load.cache_clear()
+
+
+def test_one_openmp_runtime_is_shared_with_pytorch():
+    CpuDecodeStep  # noqa: B018  (imported: the library is loaded by the tests above or here)
+    kernel_features()
+    with open(f"/proc/{os.getpid()}/maps") as maps:
+        gomp = {line.split()[-1] for line in maps if "libgomp" in line}
+    assert len(gomp) <= 1, gomp
+
+
+def test_cpus_with_avx512_bf16_and_vnni_get_the_vector_kernels():
+    """On such a CPU (this project's machines) the fast kernels must be compiled in, not the loops."""
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if cpuinfo.exists() else ""
+    if not all(f in flags for f in ("avx512f", "avx512_bf16", "avx512_vnni")):
+        pytest.skip("this CPU has no AVX512-BF16/VNNI: the portable C loops are used")
+    assert kernel_features() == ["avx512", "avx512_bf16", "avx512_vnni"]
+    assert kernel_features(portable=True) == []
