@@ -334,6 +334,47 @@ static void rope_and_store(ls_model *m, const ls_layer *L, int B, const int64_t 
     }
 }
 
+#ifdef LS_AVX512
+/* One head over a bf16 cache, head_dim a multiple of 16 (at most 256): scores, softmax, weighted V. */
+static void attend_bf16(const float *q, const uint16_t *kc, const uint16_t *vc, int n, int hd, float scale,
+                        float *scores, float *out) {
+    const int nv = hd / 16;
+    __m512 qv[16], acc[16];
+    for (int c = 0; c < nv; c++) qv[c] = _mm512_mul_ps(_mm512_loadu_ps(q + 16 * c), _mm512_set1_ps(scale));
+    float mx = -INFINITY;
+    for (int t = 0; t < n; t++) {
+        const uint16_t *k = kc + (long)t * hd;
+        __m512 s = _mm512_setzero_ps();
+        for (int c = 0; c < nv; c++) {
+            const __m512 kf = _mm512_castsi512_ps(
+                _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(k + 16 * c))), 16));
+            s = _mm512_fmadd_ps(qv[c], kf, s);
+        }
+        const float v = _mm512_reduce_add_ps(s);
+        scores[t] = v;
+        mx = v > mx ? v : mx;
+    }
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int t = 0; t < n; t++) {
+        scores[t] = exp_approx(scores[t] - mx);
+        sum += scores[t];
+    }
+    for (int c = 0; c < nv; c++) acc[c] = _mm512_setzero_ps();
+    for (int t = 0; t < n; t++) {
+        const uint16_t *v = vc + (long)t * hd;
+        const __m512 p = _mm512_set1_ps(scores[t]);
+        for (int c = 0; c < nv; c++) {
+            const __m512 vf = _mm512_castsi512_ps(
+                _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(v + 16 * c))), 16));
+            acc[c] = _mm512_fmadd_ps(p, vf, acc[c]);
+        }
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / sum);
+    for (int c = 0; c < nv; c++) _mm512_storeu_ps(out + 16 * c, _mm512_mul_ps(acc[c], inv));
+}
+#endif
+
 static void attention(ls_model *m, const ls_layer *L, int B, const int64_t *pos) {
     const ls_config *c = &m->cfg;
     const int hd = c->head_dim, nq = c->n_heads, nkv = c->n_kv_heads, S = c->max_seq_len;
@@ -345,6 +386,13 @@ static void attention(ls_model *m, const ls_layer *L, int B, const int64_t *pos)
         const int b = i / nq, h = i % nq, kvh = h / rep, n = (int)pos[b] + 1;
         const float *q = m->qkv + (long)b * m->qkv_n + (long)h * hd;
         const long base = ((long)b * nkv + kvh) * S * hd;
+#ifdef LS_AVX512
+        if (dt == LS_BF16 && hd % 16 == 0 && hd <= 256) {
+            attend_bf16(q, (const uint16_t *)L->cache_k + base, (const uint16_t *)L->cache_v + base, n, hd,
+                        scale, scores, m->attn + (long)b * nq * hd + (long)h * hd);
+            continue;
+        }
+#endif
         float mx = -INFINITY;
         for (int t = 0; t < n; t++) {
             float s = 0.0f;
