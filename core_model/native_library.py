@@ -4,7 +4,7 @@
     >>> lib = load_native_library("cpu_decode.c", portable=True)  # no CPU-specific instructions
 
 The library is built with the system C compiler (`$CC`, else `cc`/`gcc`) for the CPU it runs on and
-cached under `$LLAMASYS_CACHE_DIR/kernels` (default `~/.cache/llamasys/kernels`), keyed by the source,
+cached under `$LLAMASYS_HOME/kernels` (default `~/.cache/llamasys/kernels`), keyed by the source,
 the flags, the compiler and the CPU, so a second process loads it in milliseconds and a changed
 source or a different CPU builds anew. Builds are atomic (a temporary file renamed into place), so
 concurrent processes never load a half-written library. A missing compiler or a failed build raises
@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch  # noqa: F401  (loads PyTorch's OpenMP runtime before any library of ours)
 
+from .catalog import llamasys_home
 from .errors import ModelError
 
 __all__ = ["NativeBuildError", "kernel_cache_dir", "load_native_library"]
@@ -43,8 +44,7 @@ class NativeBuildError(ModelError):
 
 
 def kernel_cache_dir() -> Path:
-    root = os.environ.get("LLAMASYS_CACHE_DIR") or Path.home() / ".cache" / "llamasys"
-    return Path(root) / "kernels"
+    return llamasys_home() / "kernels"
 
 
 def _compiler() -> str:

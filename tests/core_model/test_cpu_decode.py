@@ -3,8 +3,9 @@ builds (this CPU's vector kernels and the portable C loops), for float32, bf16 a
 
 from __future__ import annotations
 
-import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -164,7 +165,7 @@ def test_bad_rows_are_clear_errors():
 def test_build_failures_raise_and_the_engine_falls_back(tmp_path, monkeypatch, caplog):
     (tmp_path / "broken.c").write_text("int f(void) { return missing_symbol; }\n")
     monkeypatch.setattr(native_library, "_SOURCES", tmp_path)
-    monkeypatch.setenv("LLAMASYS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LLAMASYS_HOME", str(tmp_path / "cache"))
     with pytest.raises(NativeBuildError, match="(?s)compiling broken.c failed.*missing_symbol"):
         load_native_library("broken.c")
     with pytest.raises(NativeBuildError, match="kernel source .*absent.c is missing"):
@@ -184,7 +185,7 @@ def test_build_failures_raise_and_the_engine_falls_back(tmp_path, monkeypatch, c
 
 
 def test_libraries_are_cached_per_source_and_flags(tmp_path, monkeypatch):
-    monkeypatch.setenv("LLAMASYS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("LLAMASYS_HOME", str(tmp_path))
     native_library._load.cache_clear()
     try:
         load_native_library("cpu_decode.c")
@@ -200,11 +201,19 @@ def test_libraries_are_cached_per_source_and_flags(tmp_path, monkeypatch):
 
 
 def test_one_openmp_runtime_is_shared_with_pytorch():
-    CpuDecodeStep  # noqa: B018  (imported: the library is loaded by the tests above or here)
-    kernel_features()
-    with open(f"/proc/{os.getpid()}/maps") as maps:
-        gomp = {line.split()[-1] for line in maps if "libgomp" in line}
-    assert len(gomp) <= 1, gomp
+    """The compiled step links `libgomp.so.1`, which must resolve to the copy PyTorch already loaded
+    (one thread pool), not to a second runtime. Checked in a fresh interpreter."""
+    code = (
+        "from llamasys.core_model.cpu_decode import kernel_features; kernel_features()\n"
+        "maps = open('/proc/self/maps').read().split('\\n')\n"
+        "print('\\n'.join(sorted({l.split()[-1] for l in maps if l.endswith('/libgomp.so.1')})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = out.stdout.split()
+    assert len(loaded) == 1, loaded
+    torch_lib = Path(torch.__file__).parent / "lib"
+    if (torch_lib / "libgomp.so.1").exists():
+        assert Path(loaded[0]).parent == torch_lib
 
 
 def test_cpus_with_avx512_bf16_and_vnni_get_the_vector_kernels():
