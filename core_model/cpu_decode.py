@@ -80,8 +80,8 @@ class _Layer(ctypes.Structure):
     ]
 
 
-def _library(portable: bool = False) -> ctypes.CDLL:
-    lib = load_native_library("cpu_decode.c", portable=portable)
+def _library(portable: bool = False, defines: tuple[str, ...] = ()) -> ctypes.CDLL:
+    lib = load_native_library("cpu_decode.c", portable=portable, defines=defines)
     if not getattr(lib, "_llamasys_typed", False):
         lib.ls_create.restype = ctypes.c_void_p
         lib.ls_create.argtypes = [ctypes.POINTER(_Config), ctypes.POINTER(_Layer), ctypes.c_int]
@@ -132,12 +132,19 @@ def unsupported_reason(model: Transformer) -> str | None:
 class CpuDecodeStep:
     """One decode step of `model` in C. Holds references to every tensor whose address it passed."""
 
-    def __init__(self, model: Transformer, *, portable: bool = False, max_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: Transformer,
+        *,
+        portable: bool = False,
+        max_threads: int | None = None,
+        defines: tuple[str, ...] = (),
+    ) -> None:
         reason = unsupported_reason(model)
         if reason is not None:
             raise ValueError(f"the C decode step does not support {reason}")
         self.model = model
-        self._lib = _library(portable)
+        self._lib = _library(portable, defines)
         self.portable = portable
         self._keep: list[torch.Tensor] = []  # float32 copies made here (norm weights, scales, RoPE)
         a = model.args
