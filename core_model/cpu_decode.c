@@ -6,6 +6,7 @@
  *   int8 weights  AVX512-VNNI `vpdpbusd` on activations quantized to int8 in blocks of 32, each
  *                 block with its own float32 scale (weights: one float32 scale per row);
  *   f32 weights   AVX-512 FMA.
+ * Each kernel takes 4 weight rows at a time and prefetches the rows it will need a few KB later.
  * Without those extensions (or with -DLS_NO_INTRINSICS) the same arithmetic runs as plain C loops
  * that the compiler vectorizes (`omp simd`). Everything else — RMSNorm, RoPE, attention, SwiGLU, the
  * residual stream — is float32; K/V are stored in the cache in the model's dtype (f32 or bf16).
@@ -24,6 +25,7 @@
 #if defined(__AVX512F__) && !defined(LS_NO_INTRINSICS)
 #include <immintrin.h>
 #define LS_AVX512 1
+#define LS_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #if defined(__AVX512BF16__)
 #define LS_AVX512_BF16 1
 #endif
@@ -41,7 +43,6 @@ enum { LS_F32 = 0, LS_BF16 = 1, LS_INT8 = 2 };
 #ifndef LS_PF_BYTES_INT8
 #define LS_PF_BYTES_INT8 8192
 #endif
-#define LS_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 enum { LS_BLOCK = 32 }; /* int8 activation block (elements per scale) */
 
 typedef struct {
@@ -82,6 +83,7 @@ typedef struct {
     float *x, *xn, *qkv, *attn, *h13, *tmp, *scores, *qscale, *qcorr;
     uint16_t *xb;
     int8_t *xq;
+    char *tail; /* per thread: 4 rows of max_k float32, for a last partial row group */
 } ls_model;
 
 /* -- scalar helpers ---------------------------------------------------------------------------- */
@@ -291,8 +293,8 @@ static void dot4_int8(const int8_t *w, int K, long pf, const int8_t *q, const fl
 
 /* y[b, n] = W[n] . x[b] for every row of W, split between the team's threads (call it from inside
  * the parallel region; it ends with the team's barrier). Rows past the last group of 4 are done as
- * a group over a zero-padded copy, so every kernel sees exactly 4 rows. */
-static void gemv(const ls_linear *L, const ls_act *a, int B, float *y) {
+ * a group over a zero-padded copy (the thread's `tail` scratch), so every kernel sees 4 rows. */
+static void gemv(ls_model *m, const ls_linear *L, const ls_act *a, int B, float *y) {
     const int N = L->n, K = L->k, groups = (N + 3) / 4, nb64 = (K + 63) / 64;
     const size_t esize = L->dtype == LS_F32 ? 4 : (L->dtype == LS_BF16 ? 2 : 1);
     /* Prefetch the same columns of a row group about LS_PF_BYTES_* ahead (pf, in elements): the
@@ -304,9 +306,9 @@ static void gemv(const ls_linear *L, const ls_act *a, int B, float *y) {
     for (int g = 0; g < groups; g++) {
         const int n0 = g * 4, rows = N - n0 < 4 ? N - n0 : 4;
         const char *w = (const char *)L->w + (size_t)n0 * K * esize;
-        char *padded = NULL;
         if (rows < 4) { /* the last, partial group */
-            padded = calloc(4 * (size_t)K, esize);
+            char *padded = m->tail + (size_t)omp_get_thread_num() * 4 * m->max_k * sizeof(float);
+            memset(padded, 0, 4 * (size_t)K * esize);
             memcpy(padded, w, (size_t)rows * K * esize);
             w = padded;
         }
@@ -323,7 +325,6 @@ static void gemv(const ls_linear *L, const ls_act *a, int B, float *y) {
             }
             for (int r = 0; r < rows; r++) y[(long)b * N + n0 + r] = out[r];
         }
-        free(padded);
     }
 }
 
@@ -493,19 +494,19 @@ int ls_decode(void *handle, int B, const int64_t *tokens, const int64_t *pos, fl
                 norm_rows(m, L->attn_norm, B);
                 prepare_act(&L->wqkv, m->xn, B, m, &act);
             }
-            gemv(&L->wqkv, &act, B, m->qkv);
+            gemv(m, &L->wqkv, &act, B, m->qkv);
             rope_and_store(m, L, B, pos);
             attention(m, L, B, pos);
 #pragma omp single
             prepare_act(&L->wo, m->attn, B, m, &act);
-            gemv(&L->wo, &act, B, m->tmp);
+            gemv(m, &L->wo, &act, B, m->tmp);
 #pragma omp single
             {
                 add_rows(m->x, m->tmp, (long)B * d);
                 norm_rows(m, L->ffn_norm, B);
                 prepare_act(&L->w13, m->xn, B, m, &act);
             }
-            gemv(&L->w13, &act, B, m->h13);
+            gemv(m, &L->w13, &act, B, m->h13);
 #pragma omp single
             { /* SwiGLU: silu(gate) * up, written over the gate half of each row */
                 for (int b = 0; b < B; b++) {
@@ -515,7 +516,7 @@ int ls_decode(void *handle, int B, const int64_t *tokens, const int64_t *pos, fl
                 }
                 prepare_act(&L->w2, m->attn, B, m, &act);
             }
-            gemv(&L->w2, &act, B, m->tmp);
+            gemv(m, &L->w2, &act, B, m->tmp);
 #pragma omp single
             add_rows(m->x, m->tmp, (long)B * d);
         }
@@ -524,7 +525,7 @@ int ls_decode(void *handle, int B, const int64_t *tokens, const int64_t *pos, fl
             norm_rows(m, c->final_norm, B);
             prepare_act(&c->output, m->xn, B, m, &act);
         }
-        gemv(&c->output, &act, B, logits);
+        gemv(m, &c->output, &act, B, logits);
     }
     return 0;
 }
@@ -540,7 +541,7 @@ void ls_destroy(void *handle) {
     ls_model *m = (ls_model *)handle;
     if (!m) return;
     free(m->layers), free(m->x), free(m->xn), free(m->qkv), free(m->attn), free(m->h13), free(m->tmp);
-    free(m->scores), free(m->qscale), free(m->qcorr), free(m->xb), free(m->xq);
+    free(m->scores), free(m->qscale), free(m->qcorr), free(m->xb), free(m->xq), free(m->tail);
     free(m);
 }
 
@@ -580,7 +581,8 @@ void *ls_create(const ls_config *cfg, const ls_layer *layers, int max_threads) {
     m->qcorr = malloc(sizeof(float) * B);
     m->xb = malloc(sizeof(uint16_t) * B * max_k);
     m->xq = malloc((size_t)B * max_k);
-    if (!m->layers || !m->x || !m->xn || !m->qkv || !m->attn || !m->h13 || !m->tmp || !m->scores ||
+    m->tail = malloc((size_t)max_threads * 4 * max_k * sizeof(float));
+    if (!m->tail || !m->layers || !m->x || !m->xn || !m->qkv || !m->attn || !m->h13 || !m->tmp || !m->scores ||
         !m->qscale || !m->qcorr || !m->xb || !m->xq) {
         ls_destroy(m);
         return NULL;
