@@ -101,8 +101,13 @@ def _load(source: str, portable: bool, defines: tuple[str, ...]) -> ctypes.CDLL:
 
 
 def _build(cc: str, source: Path, flags: list[str], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
+    except OSError as exc:
+        raise NativeBuildError(
+            f"cannot write compiled kernels to {out.parent} ({exc}): point LLAMASYS_HOME at a writable folder"
+        ) from exc
     os.close(fd)
     cmd = [cc, *flags, "-o", tmp, str(source), "-lm"]
     try:

@@ -171,6 +171,15 @@ def test_build_failures_raise_and_the_engine_falls_back(tmp_path, monkeypatch, c
     with pytest.raises(NativeBuildError, match="kernel source .*absent.c is missing"):
         load_native_library("absent.c")
     assert not list((tmp_path / "cache" / "kernels").glob("*.so"))  # nothing half-written is left
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("LLAMASYS_HOME", str(tmp_path / "not-a-folder"))
+    monkeypatch.setattr(native_library, "_SOURCES", native_library.Path(native_library.__file__).parent)
+    native_library._load.cache_clear()
+    try:
+        with pytest.raises(NativeBuildError, match="cannot write compiled kernels.*LLAMASYS_HOME"):
+            load_native_library("cpu_decode.c")
+    finally:
+        native_library._load.cache_clear()
 
     def broken(*a, **k):
         raise NativeBuildError("no C compiler found")
