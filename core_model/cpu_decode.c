@@ -355,7 +355,22 @@ static void rope_and_store(ls_model *m, const ls_layer *L, int B, const int64_t 
     }
 }
 
+/* scores[t] = exp(scores[t] - mx) for t < n; returns their sum (the softmax denominator). */
+static float exp_shifted(float *scores, int n, float mx) {
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int t = 0; t < n; t++) {
+        scores[t] = exp_approx(scores[t] - mx);
+        sum += scores[t];
+    }
+    return sum;
+}
+
 #ifdef LS_AVX512
+static inline __m512 load_bf16x16(const uint16_t *p) { /* 16 bf16 -> 16 float32 */
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+}
+
 /* One head over a bf16 cache, head_dim a multiple of 16 (at most 256): scores, softmax, weighted V. */
 static void attend_bf16(const float *q, const uint16_t *kc, const uint16_t *vc, int n, int hd, float scale,
                         float *scores, float *out) {
@@ -367,28 +382,19 @@ static void attend_bf16(const float *q, const uint16_t *kc, const uint16_t *vc, 
         const uint16_t *k = kc + (long)t * hd;
         __m512 s = _mm512_setzero_ps();
         for (int c = 0; c < nv; c++) {
-            const __m512 kf = _mm512_castsi512_ps(
-                _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(k + 16 * c))), 16));
-            s = _mm512_fmadd_ps(qv[c], kf, s);
+            s = _mm512_fmadd_ps(qv[c], load_bf16x16(k + 16 * c), s);
         }
         const float v = _mm512_reduce_add_ps(s);
         scores[t] = v;
         mx = v > mx ? v : mx;
     }
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int t = 0; t < n; t++) {
-        scores[t] = exp_approx(scores[t] - mx);
-        sum += scores[t];
-    }
+    const float sum = exp_shifted(scores, n, mx);
     for (int c = 0; c < nv; c++) acc[c] = _mm512_setzero_ps();
     for (int t = 0; t < n; t++) {
         const uint16_t *v = vc + (long)t * hd;
         const __m512 p = _mm512_set1_ps(scores[t]);
         for (int c = 0; c < nv; c++) {
-            const __m512 vf = _mm512_castsi512_ps(
-                _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(v + 16 * c))), 16));
-            acc[c] = _mm512_fmadd_ps(p, vf, acc[c]);
+            acc[c] = _mm512_fmadd_ps(p, load_bf16x16(v + 16 * c), acc[c]);
         }
     }
     const __m512 inv = _mm512_set1_ps(1.0f / sum);
@@ -430,12 +436,7 @@ static void attention(ls_model *m, const ls_layer *L, int B, const int64_t *pos)
             scores[t] = s;
             mx = s > mx ? s : mx;
         }
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int t = 0; t < n; t++) {
-            scores[t] = exp_approx(scores[t] - mx);
-            sum += scores[t];
-        }
+        const float sum = exp_shifted(scores, n, mx);
         float *out = m->attn + (long)b * nq * hd + (long)h * hd;
         const float inv = 1.0f / sum;
         for (int j = 0; j < hd; j++) out[j] = 0.0f;

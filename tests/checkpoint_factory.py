@@ -97,6 +97,19 @@ def tiny_args(**overrides) -> ModelArgs:
     return ModelArgs(**(base | overrides))
 
 
+# Shapes that exercise what differs between Llama variants, as `tiny_args` overrides.
+SHAPE_CASES = {
+    "gqa-llama3-scaling-tied": dict(tie_word_embeddings=True),
+    "mha-untied-no-scaling": dict(n_kv_heads=4, rope_scaling=None, rope_theta=10000.0),
+    "gqa-factor32-headdim-override": dict(
+        n_heads=4,
+        n_kv_heads=1,
+        head_dim_override=24,
+        rope_scaling=RopeScaling(factor=32.0, original_max_position_embeddings=32),
+    ),
+}
+
+
 def random_meta_state_dict(args: ModelArgs, seed: int = 0, dtype: torch.dtype = torch.float32) -> dict:
     """Random weights with Meta names and layout; scaled so activations stay O(1). Tied models get
     `output.weight` as the very same tensor as `tok_embeddings.weight`."""

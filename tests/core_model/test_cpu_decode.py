@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from checkpoint_factory import random_meta_state_dict, tiny_args
+from checkpoint_factory import SHAPE_CASES, random_meta_state_dict, tiny_args
 from support import require_in_ci
 from tiny_engine import make_engine
 
@@ -24,16 +24,7 @@ from llamasys.core_model.quantize import quantize_model
 from llamasys.core_model.sampling import SamplingParams
 
 BUILDS = ["native", "portable"]
-CASES = {
-    "gqa-llama3-scaling-tied": dict(tie_word_embeddings=True),
-    "mha-untied-no-scaling": dict(n_kv_heads=4, rope_scaling=None, rope_theta=10000.0),
-    "gqa-factor32-headdim-override": dict(
-        n_heads=4,
-        n_kv_heads=1,
-        head_dim_override=24,
-        rope_scaling=RopeScaling(factor=32.0, original_max_position_embeddings=32),
-    ),
-}
+CASES = SHAPE_CASES
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -7,12 +7,12 @@ import dataclasses
 
 import pytest
 import torch
-from checkpoint_factory import random_meta_state_dict, tiny_args
+from checkpoint_factory import SHAPE_CASES, random_meta_state_dict, tiny_args
 from tiny_engine import make_engine
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from llamasys.core_model.checkpoint_hf import meta_state_dict_to_hf
-from llamasys.core_model.config import ModelArgs, RopeScaling
+from llamasys.core_model.config import ModelArgs
 from llamasys.core_model.errors import CheckpointError, SequenceTooLongError
 from llamasys.core_model.model import Transformer
 
@@ -43,16 +43,7 @@ def hf_reference(args: ModelArgs, sd: dict[str, torch.Tensor]) -> LlamaForCausal
     return model
 
 
-CASES = {
-    "gqa-llama3-scaling-tied": dict(tie_word_embeddings=True),
-    "mha-untied-no-scaling": dict(n_kv_heads=4, rope_scaling=None, rope_theta=10000.0),
-    "gqa-factor32-headdim-override": dict(
-        n_heads=4,
-        n_kv_heads=1,
-        head_dim_override=24,
-        rope_scaling=RopeScaling(factor=32.0, original_max_position_embeddings=32),
-    ),
-}
+CASES = SHAPE_CASES
 
 
 @pytest.mark.parametrize("case", CASES)
