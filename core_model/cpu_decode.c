@@ -278,11 +278,16 @@ static void dot4_int8(const int8_t *w, int K, long pf, const int8_t *q, const fl
     for (int r = 0; r < 4; r++) {
         const int8_t *wr = w + (long)r * K;
         float acc = 0.0f;
-        for (int k0 = 0; k0 < K; k0 += LS_BLOCK) {
-            const int len = K - k0 < LS_BLOCK ? K - k0 : LS_BLOCK;
+        int k0 = 0;
+        for (; k0 + LS_BLOCK <= K; k0 += LS_BLOCK) { /* a fixed trip count vectorizes well */
             int32_t d = 0;
-#pragma omp simd reduction(+ : d)
-            for (int i = 0; i < len; i++) d += (int32_t)wr[k0 + i] * (int32_t)q[k0 + i];
+            for (int i = 0; i < LS_BLOCK; i++) d += (int16_t)wr[k0 + i] * (int16_t)q[k0 + i];
+            const int blk = k0 / LS_BLOCK;
+            acc += sv[(blk / 2) * 16 + (blk % 2) * 8] * (float)d;
+        }
+        if (k0 < K) {
+            int32_t d = 0;
+            for (int i = k0; i < K; i++) d += (int16_t)wr[i] * (int16_t)q[i];
             const int blk = k0 / LS_BLOCK;
             acc += sv[(blk / 2) * 16 + (blk % 2) * 8] * (float)d;
         }
