@@ -3,7 +3,8 @@
     >>> report = run_engine_benchmark("smollm2-135m-instruct", quantization="int8", new_tokens=128)
     >>> report["ratios"]["decode_vs_transformers"], report["ratios"]["decode_vs_roofline"]
 
-Measured, batch 1, greedy, a fixed prompt of `prompt_tokens` tokens:
+Measured, greedy, a fixed prompt of `prompt_tokens` tokens, `batch` copies of it decoded together
+(default 1; tokens/s are then summed over the rows):
 - engine: prefill tokens/s (prompt / prefill time), decode tokens/s (tokens after the first / decode
   time, best of `repeats` runs), weight bytes, bytes read per decoded token, peak resident memory;
 - transformers: `LlamaForCausalLM` built from the same Meta-layout tensors (q/k rows permuted back to
@@ -131,10 +132,10 @@ class _TransformersRunner:
     """One timed run = one generate of `new_tokens`; the streamer's timestamps split prefill (up to
     the first new token) from decode (first to last new token)."""
 
-    def __init__(self, model, prompt: list[int], new_tokens: int) -> None:
+    def __init__(self, model, prompt: list[int], new_tokens: int, batch: int = 1) -> None:
         device = next(model.parameters()).device
-        self.model, self.n_prompt, self.new_tokens = model, len(prompt), new_tokens
-        self.ids = torch.tensor([prompt], device=device)
+        self.model, self.n_prompt, self.new_tokens, self.batch = model, len(prompt), new_tokens, batch
+        self.ids = torch.tensor([prompt] * batch, device=device)
         self.kw = dict(attention_mask=torch.ones_like(self.ids), do_sample=False, pad_token_id=0)
         self.tokens: list[int] = []
         self._generate(2, None)  # warm-up
@@ -151,16 +152,18 @@ class _TransformersRunner:
         out = self._generate(self.new_tokens, clock)
         self.tokens = out[0, self.n_prompt :].tolist()
         first, last = clock.times[1], clock.times[-1]  # times[0] is the prompt
-        return first - start, (self.new_tokens - 1) / max(last - first, 1e-9)
+        return first - start, self.batch * (self.new_tokens - 1) / max(last - first, 1e-9)
 
 
 class _EngineRunner:
     """Runs the engine; `pytorch_step=True` runs the same engine with its C decode step set aside."""
 
-    def __init__(self, engine, prompt: list[int], new_tokens: int, pytorch_step: bool = False) -> None:
+    def __init__(
+        self, engine, prompt: list[int], new_tokens: int, batch: int = 1, pytorch_step: bool = False
+    ) -> None:
         from .sampling import SamplingParams
 
-        self.engine, self.prompt, self.pytorch_step = engine, prompt, pytorch_step
+        self.engine, self.prompt, self.batch, self.pytorch_step = engine, prompt, batch, pytorch_step
         self.params = SamplingParams(max_tokens=new_tokens, stop_token_ids=())
         engine.stop_ids = frozenset()  # time the whole budget: no early stop on an end-of-turn token
         self.tokens: list[int] = []
@@ -171,18 +174,18 @@ class _EngineRunner:
         if self.pytorch_step:
             self.engine.cpu_step = None
         try:
-            [c] = self.engine.generate([self.prompt], params)
+            return self.engine.generate([self.prompt] * self.batch, params)
         finally:
             self.engine.cpu_step = step
-        return c
 
     def run(self) -> tuple[float, float]:
-        c = self._generate(self.params)
-        self.tokens = c.tokens
-        return c.prefill_s, c.tokens_per_s
+        completions = self._generate(self.params)
+        self.tokens = completions[0].tokens
+        return completions[0].prefill_s, sum(c.tokens_per_s for c in completions)
 
 
 def _summary(runs: list[tuple[float, float]], n_prompt: int) -> dict[str, Any]:
+    """n_prompt: prompt tokens of all rows together."""
     return {
         "prefill_tok_s": round(n_prompt / min(p for p, _ in runs), 1),
         "decode_tok_s": round(max(d for _, d in runs), 2),
@@ -256,6 +259,7 @@ def run_engine_benchmark(
     device: str = "cpu",
     new_tokens: int = 128,
     prompt_tokens: int = 128,
+    batch: int = 1,
     repeats: int = 3,
     threads: int | None = None,
     compile: bool = False,
@@ -285,15 +289,15 @@ def run_engine_benchmark(
         dtype=dtype,
         quantization=quantization,
         max_seq_len=max_seq_len,
-        max_batch_size=1,
+        max_batch_size=batch,
         compile=compile,
         cpu_kernels=cpu_kernels,
     )
     build_s = time.perf_counter() - start
     engine_rss = round(_rss_mb() - rss_before, 1)
-    runners: dict[str, Any] = {"engine": _EngineRunner(engine, ids, new_tokens)}
+    runners: dict[str, Any] = {"engine": _EngineRunner(engine, ids, new_tokens, batch)}
     if engine.cpu_step is not None:  # the same engine decoding in PyTorch: what the C step buys
-        runners["engine_pytorch_step"] = _EngineRunner(engine, ids, new_tokens, pytorch_step=True)
+        runners["engine_pytorch_step"] = _EngineRunner(engine, ids, new_tokens, batch, pytorch_step=True)
     sides: dict[str, dict[str, Any]] = {
         "engine": {
             "decode_step": _decode_step_name(engine),
@@ -311,21 +315,21 @@ def run_engine_benchmark(
             "dtype": str(dtype).removeprefix("torch."),
             "rss_growth_mb": round(_rss_mb() - rss_before, 1),
         }
-        runners["transformers"] = _TransformersRunner(hf_model, ids, new_tokens)
+        runners["transformers"] = _TransformersRunner(hf_model, ids, new_tokens, batch)
     # Alternate the two sides run by run, so a burst of load elsewhere hits both alike; keep the best.
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
     for _ in range(repeats):
         for name, runner in runners.items():
             runs[name].append(runner.run())
     for name in runners:
-        sides[name] = _summary(runs[name], len(ids)) | sides.get(name, {})
+        sides[name] = _summary(runs[name], batch * len(ids)) | sides.get(name, {})
     ours = sides["engine"]
     ours["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     if device == "cuda":
         ours["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / (1 << 20), 1)
 
     bandwidth = copy_bandwidth(device)
-    roofline = bandwidth / ours["decode_bytes_per_token"]
+    roofline = batch * bandwidth / ours["decode_bytes_per_token"]  # each step reads the weights once
     report: dict[str, Any] = {
         "model": model,
         "checkpoint": str(checkpoint.path),
@@ -340,6 +344,7 @@ def run_engine_benchmark(
         "load_average": load_before,
         "prompt_tokens": len(ids),
         "new_tokens": new_tokens,
+        "batch": batch,
         "read_checkpoint_s": round(read_s, 2),
         **sides,
         "roofline": {
@@ -360,7 +365,7 @@ def run_engine_benchmark(
         report["greedy_tokens_equal_to_transformers"] = _common_prefix(
             runners["engine"].tokens, runners["transformers"].tokens
         )
-    if checkpoint.format == "gguf" and llama_cpp:
+    if checkpoint.format == "gguf" and llama_cpp and batch == 1:
         timed = _time_llama_cpp(str(checkpoint.path), ids, new_tokens, torch.get_num_threads(), repeats)
         if "decode_tok_s" in timed:
             ratios["decode_vs_llama_cpp"] = round(ours["decode_tok_s"] / timed["decode_tok_s"], 3)

@@ -4,9 +4,11 @@ internal consistency (figures themselves are for `llamasys bench engine`, not fo
 from __future__ import annotations
 
 import json
+import sys
+from types import SimpleNamespace
 
 import torch
-from checkpoint_factory import random_meta_state_dict, tiny_args, write_hf_checkpoint
+from checkpoint_factory import random_meta_state_dict, tiny_args, write_gguf_checkpoint, write_hf_checkpoint
 from typer.testing import CliRunner
 
 from llamasys.core_model.benchmark import copy_bandwidth, run_engine_benchmark
@@ -27,6 +29,58 @@ def test_report_compares_engine_transformers_and_roofline(tmp_path):
     # float32, same weights: greedy decoding agrees with transformers token for token
     assert report["greedy_tokens_equal_to_transformers"] == 6
     assert "llama_cpp" not in report  # only for GGUF sources
+    # the C decode step is timed against the same engine decoding in PyTorch
+    assert ours["decode_step"].startswith("C (")
+    assert (
+        report["engine_pytorch_step"]["decode_tok_s"] > 0 and report["ratios"]["decode_vs_pytorch_step"] > 0
+    )
+
+
+def test_batched_report_sums_the_rows(tmp_path):
+    args = tiny_args()
+    path = write_hf_checkpoint(tmp_path / "hf", args, random_meta_state_dict(args, seed=1))
+    report = run_engine_benchmark(
+        str(path), dtype=torch.float32, new_tokens=5, prompt_tokens=8, repeats=1, batch=3
+    )
+    assert report["batch"] == 3 and report["greedy_tokens_equal_to_transformers"] == 5
+    one = run_engine_benchmark(str(path), dtype=torch.float32, new_tokens=5, prompt_tokens=8, repeats=1)
+    # three rows per step: the roofline bound triples with the batch
+    assert report["roofline"]["decode_tok_s_bound"] > 2 * one["roofline"]["decode_tok_s_bound"]
+
+
+class _FakeLlama:
+    """Stands in for llama_cpp.Llama (not installable here without a source build): records what the
+    benchmark asks for and yields a fixed token stream."""
+
+    calls: list = []
+
+    def __init__(self, model_path, n_threads, n_ctx, verbose):
+        _FakeLlama.calls.append(("init", model_path, n_threads, n_ctx))
+
+    def reset(self):
+        _FakeLlama.calls.append(("reset",))
+
+    def generate(self, tokens, temp, top_k, reset):
+        _FakeLlama.calls.append(("generate", list(tokens), temp, top_k))
+        while True:
+            yield 7
+
+
+def test_llama_cpp_runs_on_the_same_gguf_and_prompt(tmp_path, monkeypatch):
+    args = tiny_args()
+    path = write_gguf_checkpoint(tmp_path / "m.gguf", args, random_meta_state_dict(args, seed=1))
+    monkeypatch.setitem(sys.modules, "llama_cpp", SimpleNamespace(Llama=_FakeLlama, __version__="fake"))
+    _FakeLlama.calls = []
+    report = run_engine_benchmark(str(path), new_tokens=5, prompt_tokens=8, repeats=2, baseline=False)
+    timed = report["llama_cpp"]
+    assert timed["version"] == "fake" and len(timed["decode_tok_s_runs"]) == 2
+    assert report["ratios"]["decode_vs_llama_cpp"] > 0
+    init, *rest = _FakeLlama.calls
+    assert init[1] == str(path) and init[3] >= 8 + 5
+    generates = [c for c in rest if c[0] == "generate"]
+    assert len(generates) == 3 and all(len(c[1]) == 8 and c[2] == 0.0 for c in generates)  # warm-up + 2
+    assert rest.count(("reset",)) == 3  # every run prefills the whole prompt
+    assert 0 <= timed["greedy_tokens_equal_to_engine"] <= 5 and "tokens" not in timed
 
 
 def test_int8_report_counts_quantized_bytes(tmp_path):
