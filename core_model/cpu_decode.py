@@ -12,10 +12,13 @@ written for the CPU's vector units (see the C file's header). It is what `Engine
 steps on the CPU when it can (`cpu_kernels=None`); prefill stays in PyTorch, whose GEMMs are fast for
 many rows, and both write the same KV cache tensors.
 
-What it supports: float32 and bfloat16 models, unquantized or `quantization="int8"` (its int8 layers
+What it supports: float32 and bfloat16 models, unquantized, `quantization="int8"` (its int8 layers
 multiply int8 weights by activations quantized to int8 in blocks of 32 values with one scale each —
-W8A8 like llama.cpp's Q8_0 dot products; the PyTorch int8 path is weight-only). FP8 and float16
-models, and devices other than the CPU, use PyTorch. `unsupported_reason(model)` says why not.
+W8A8 like llama.cpp's Q8_0 dot products; the PyTorch int8 path is weight-only), and `"fp8"` /
+`"fp8-all"` (weight-only, as PyTorch does off CUDA: each float8_e4m3fn weight is widened exactly to
+bf16 in registers and multiplied with bf16 activations — in a float32 model too). float16 models,
+FP8 layers in "emulate" mode, and devices other than the CPU use PyTorch; `unsupported_reason(model)`
+says why.
 
 Numerics (tests/core_model/test_cpu_decode.py): the residual stream stays in float32 (PyTorch's bf16
 path rounds it to bf16 after every block), K/V are rounded to the model dtype when cached, and bf16
@@ -34,12 +37,13 @@ import torch
 
 from .model import Linear, Transformer
 from .native_library import NativeBuildError, load_native_library
+from .quantize import Fp8Linear, Int8Linear
 
 __all__ = ["CpuDecodeStep", "NativeBuildError", "unsupported_reason"]
 
 log = logging.getLogger(__name__)
 
-_F32, _BF16, _INT8 = 0, 1, 2
+_F32, _BF16, _INT8, _FP8 = 0, 1, 2, 3
 _ACT_DTYPES = {torch.float32: _F32, torch.bfloat16: _BF16}
 
 
@@ -96,21 +100,33 @@ def _library(portable: bool = False, defines: tuple[str, ...] = ()) -> ctypes.CD
             ctypes.c_int,
         ]
         lib.ls_features.restype = ctypes.c_int
+        lib.ls_fp8_to_bf16.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
         lib._llamasys_typed = True
     return lib
 
 
 def kernel_features(portable: bool = False) -> list[str]:
-    """The vector extensions the compiled step uses here, e.g. ['avx512', 'avx512_bf16', 'avx512_vnni']."""
+    """The vector kernels the compiled step has here, e.g. ['avx512', 'avx512_bf16', 'avx512_vnni', 'fp8']."""
     bits = _library(portable).ls_features()
-    return [name for bit, name in ((1, "avx512"), (2, "avx512_bf16"), (4, "avx512_vnni")) if bits & bit]
+    names = ((1, "avx512"), (2, "avx512_bf16"), (4, "avx512_vnni"), (8, "fp8"))
+    return [name for bit, name in names if bits & bit]
+
+
+def fp8_to_bf16(weights: torch.Tensor, portable: bool = False) -> torch.Tensor:
+    """The kernels' own float8_e4m3fn -> bfloat16 widening, for checking it against PyTorch's cast."""
+    src = weights.contiguous().view(torch.uint8)
+    out = torch.empty(src.shape, dtype=torch.bfloat16)
+    _library(portable).ls_fp8_to_bf16(src.data_ptr(), out.data_ptr(), src.numel())
+    return out
 
 
 def _linear_kind(layer: torch.nn.Module) -> str | None:
     if isinstance(layer, Linear):
         return "dense"
-    if type(layer).__name__ == "Int8Linear":
+    if isinstance(layer, Int8Linear):
         return "int8"
+    if isinstance(layer, Fp8Linear) and layer.mode == "dequant":  # weight-only; "emulate" is W8A8
+        return "fp8"
     return None
 
 
@@ -123,7 +139,7 @@ def unsupported_reason(model: Transformer) -> str | None:
     for layer in model.layers:
         for lin in (layer.attention.wqkv, layer.attention.wo, layer.feed_forward.w13, layer.feed_forward.w2):
             if _linear_kind(lin) is None:
-                return f"{type(lin).__name__} layers (the C step handles dense and int8 ones)"
+                return f"{type(lin).__name__} layers in mode {getattr(lin, 'mode', '?')} (the C step handles dense, int8 and weight-only fp8 ones)"
     if _linear_kind(model.output) is None:
         return f"a {type(model.output).__name__} output head"
     return None
@@ -195,9 +211,11 @@ class CpuDecodeStep:
 
     def _linear(self, layer: torch.nn.Module) -> _Linear:
         n, k = layer.out_features, layer.in_features
-        if _linear_kind(layer) == "int8":
-            scale = getattr(layer, "scale_f32", layer.scale).float()
-            return _Linear(w=self._ptr(layer.weight), scale=self._ptr(scale), dtype=_INT8, n=n, k=k)
+        kind = _linear_kind(layer)
+        if kind in ("int8", "fp8"):
+            scale = layer.scale_f32 if kind == "int8" else layer.scale
+            dtype = _INT8 if kind == "int8" else _FP8
+            return _Linear(w=self._ptr(layer.weight), scale=self._ptr(scale.float()), dtype=dtype, n=n, k=k)
         w = layer.weight
         return _Linear(w=self._ptr(w), scale=None, dtype=_ACT_DTYPES[w.dtype], n=n, k=k)
 

@@ -12,8 +12,8 @@ How a call runs: every prompt is prefilled with one forward into its own row of 
 then all rows decode together, one token per step, each at its own position (sequences of different
 lengths share a batch). A row that finished keeps its slot until the batch ends; its tokens are
 ignored. On CUDA the decode step replays a captured CUDA graph (`cuda_graphs.py`); on the CPU it is one
-call into C (`cpu_decode.py`: the whole token in compiled code, for float32/bf16 models, unquantized or
-int8), or, where that is not available, PyTorch eager over exactly the keys of a lone row (no mask) or
+call into C (`cpu_decode.py`: the whole token in compiled code, for float32/bf16 models, unquantized,
+int8 or FP8), or, where that is not available, PyTorch eager over exactly the keys of a lone row (no mask) or
 over a cache window rounded up to 256 positions with a position mask when several rows decode together.
 One host synchronisation per step reads the sampled ids, which decide stopping and feed the text
 decoder.

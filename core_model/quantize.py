@@ -10,7 +10,8 @@ per output row (`row_amax / 448`), clamped to ±448 before the cast because the 
 activation row (token) gets a dynamic scale from its absolute maximum, capped at 1200 (`amax =
 clamp(max|x|, 1e-12, 1200)`, `xq = clamp(x * 448/amax, ±448)`), and `torch._scaled_mm` multiplies
 with row-wise scales into bf16. Elsewhere the weight is dequantized into the activation dtype for the
-matmul (FP8 on the CPU saves memory, not time). `Fp8Linear(..., mode="emulate")` runs the W8A8 math
+matmul (in PyTorch on the CPU that cast is slow: the engine's C decode step, `cpu_decode.py`, widens
+FP8 to bf16 in registers instead, so FP8 decodes about as fast as int8 there; prefill still casts). `Fp8Linear(..., mode="emulate")` runs the W8A8 math
 in float32 on any device; the tests use it to check the activation-scale semantics without a GPU.
 
 Int8: symmetric per-row scales (`row_amax / 127`), round-to-nearest. On the CPU the matmul of a few
