@@ -47,7 +47,7 @@ from .cuda_graphs import DecodeGraphs
 from .errors import ModelError, SequenceTooLongError
 from .messages import StopReason
 from .model import Linear, Transformer
-from .quantize import QUANTIZATIONS, quantize_model
+from .quantize import QUANTIZATIONS, Fp8Linear, quantize_model
 from .sampling import SamplingParams, make_generator, sample, token_logprobs
 
 __all__ = ["Completion", "Engine", "StreamEvent", "TokenLogprob", "load_model"]
@@ -209,7 +209,7 @@ class Engine:
             wanted = None if os.environ.get("LLAMASYS_CPU_KERNELS", "1") != "0" else False
         if wanted is False or self.graphs is not None:
             return None
-        from .cpu_decode import CpuDecodeStep, NativeBuildError, unsupported_reason
+        from .cpu_decode import CpuDecodeStep, NativeBuildError, fp8_to_bf16, unsupported_reason
 
         reason = "compile=True asks for torch.compile instead" if self.compiled else None
         reason = reason or unsupported_reason(self.model)
@@ -219,12 +219,16 @@ class Engine:
             log.debug("decode in PyTorch: %s", reason)
             return None
         try:
-            return CpuDecodeStep(self.model)
+            step = CpuDecodeStep(self.model)
         except NativeBuildError as exc:
             if wanted:
                 raise
             log.warning("decoding in PyTorch (slower): the C decode step is unavailable: %s", exc)
             return None
+        for module in self.model.modules():  # prefill through FP8 layers: the library's fast widening
+            if isinstance(module, Fp8Linear):
+                module.widen_to_bf16 = fp8_to_bf16
+        return step
 
     # -- construction ------------------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ per output row (`row_amax / 448`), clamped to ±448 before the cast because the 
 activation row (token) gets a dynamic scale from its absolute maximum, capped at 1200 (`amax =
 clamp(max|x|, 1e-12, 1200)`, `xq = clamp(x * 448/amax, ±448)`), and `torch._scaled_mm` multiplies
 with row-wise scales into bf16. Elsewhere the weight is dequantized into the activation dtype for the
-matmul (in PyTorch on the CPU that cast is slow: the engine's C decode step, `cpu_decode.py`, widens
-FP8 to bf16 in registers instead, so FP8 decodes about as fast as int8 there; prefill still casts). `Fp8Linear(..., mode="emulate")` runs the W8A8 math
+matmul (PyTorch's CPU float8 cast is slow: where the engine's C decode step is loaded it widens FP8 to
+bf16 in registers for decode, and its widening routine replaces the cast for prefill). `Fp8Linear(..., mode="emulate")` runs the W8A8 math
 in float32 on any device; the tests use it to check the activation-scale semantics without a GPU.
 
 Int8: symmetric per-row scales (`row_amax / 127`), round-to-nearest. On the CPU the matmul of a few
@@ -107,6 +107,9 @@ class Fp8Linear(nn.Module):
             )
             mode = "scaled_mm" if ok else "dequant"
         self.mode = mode
+        # A faster float8 -> bf16 widening than PyTorch's CPU cast, set by the engine when its C decode
+        # step is loaded (cpu_decode.fp8_to_bf16); used by "dequant" for bf16 activations.
+        self.widen_to_bf16 = None
         if mode == "scaled_mm":
             self.register_buffer("scale_row", scale.view(1, -1).contiguous(), persistent=False)
 
@@ -115,7 +118,11 @@ class Fp8Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "dequant":
-            return F.linear(x, self.weight.to(x.dtype)) * self.scale.to(x.dtype)
+            if self.widen_to_bf16 is not None and x.dtype == torch.bfloat16:
+                w = self.widen_to_bf16(self.weight)
+            else:
+                w = self.weight.to(x.dtype)
+            return F.linear(x, w) * self.scale.to(x.dtype)
         shape = x.shape
         x2 = x.reshape(-1, shape[-1])
         xq, x_scale = fp8_quantize_activations(x2, self.scale_ub)

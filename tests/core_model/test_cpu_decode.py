@@ -120,6 +120,17 @@ def test_fp8_step_matches_the_pytorch_fp8_path(dtype):
             )
 
 
+def test_fp8_prefill_uses_the_fast_widening_with_the_same_logits():
+    args = tiny_args()
+    sd = random_meta_state_dict(args, seed=25)
+    fast = make_engine(args, sd, dtype=torch.bfloat16, quantization="fp8-all")
+    slow = make_engine(args, sd, dtype=torch.bfloat16, quantization="fp8-all", cpu_kernels=False)
+    layer = fast.model.layers[0].feed_forward.w13
+    assert layer.widen_to_bf16 is fp8_to_bf16 and slow.model.layers[0].feed_forward.w13.widen_to_bf16 is None
+    tokens = random_prompts(args.vocab_size, [30], seed=26)
+    assert torch.equal(fast.forward(tokens[0]), slow.forward(tokens[0]))  # exact widening: same numbers
+
+
 @pytest.mark.parametrize("quantization", [None, "int8"])
 def test_bf16_and_int8_stay_close_to_float32(quantization):
     """Measured: bf16 ~0.006 and int8 (W8A8, blocks of 32) ~0.012 relative max logit error against the
