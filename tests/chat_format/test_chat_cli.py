@@ -102,3 +102,14 @@ def test_piped_chat_with_smollm2_answers(smollm2_gguf):
     )
     assert done.returncode == 0, done.stderr
     assert "Paris" in done.stdout
+
+
+def test_sampling_defaults_come_from_the_catalogue(monkeypatch):
+    """The tiny default model wanders off at Meta's 0.6; its catalogue entry says 0.2 (the model card's).
+    A path, or an explicit option, is taken as given."""
+    import llamasys.apps.cli.chat as chat_module
+
+    assert chat_module._recommended_sampling("smollm2-135m-instruct", None, None) == (0.2, 0.9)
+    assert chat_module._recommended_sampling("llama3.1-8b-instruct", None, None) == (0.6, 0.9)
+    assert chat_module._recommended_sampling("/models/my.gguf", None, None) == (0.6, 0.9)
+    assert chat_module._recommended_sampling("smollm2-135m-instruct", 0.0, 1.0) == (0.0, 1.0)
