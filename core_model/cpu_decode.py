@@ -139,7 +139,8 @@ def unsupported_reason(model: Transformer) -> str | None:
     for layer in model.layers:
         for lin in (layer.attention.wqkv, layer.attention.wo, layer.feed_forward.w13, layer.feed_forward.w2):
             if _linear_kind(lin) is None:
-                return f"{type(lin).__name__} layers in mode {getattr(lin, 'mode', '?')} (the C step handles dense, int8 and weight-only fp8 ones)"
+                mode = f" in mode {lin.mode}" if hasattr(lin, "mode") else ""
+                return f"{type(lin).__name__} layers{mode} (it handles dense, int8 and weight-only fp8 ones)"
     if _linear_kind(model.output) is None:
         return f"a {type(model.output).__name__} output head"
     return None
@@ -162,7 +163,7 @@ class CpuDecodeStep:
         self.model = model
         self._lib = _library(portable, defines)
         self.portable = portable
-        self._keep: list[torch.Tensor] = []  # float32 copies made here (norm weights, scales, RoPE)
+        self._keep: list[torch.Tensor] = []  # every tensor whose address the C side holds
         a = model.args
         act = _ACT_DTYPES[model.dtype]
         rope = torch.view_as_real(model.freqs_cis).contiguous()  # [S, D/2, 2] float32 (cos, sin)
@@ -179,16 +180,16 @@ class CpuDecodeStep:
             act_dtype=act,
             norm_eps=a.norm_eps,
             tok_embeddings=self._ptr(model.tok_embeddings.weight),
-            rope=self._ptr(rope),
-            final_norm=self._ptr(model.norm.weight.float()),
+            rope=self._ptr(rope, copy=True),
+            final_norm=self._ptr(model.norm.weight.float(), copy=True),
             output=self._linear(model.output),
         )
         layers = (_Layer * a.n_layers)()
         for i, block in enumerate(model.layers):
             attn, ffn = block.attention, block.feed_forward
             layers[i] = _Layer(
-                attn_norm=self._ptr(block.attention_norm.weight.float()),
-                ffn_norm=self._ptr(block.ffn_norm.weight.float()),
+                attn_norm=self._ptr(block.attention_norm.weight.float(), copy=True),
+                ffn_norm=self._ptr(block.ffn_norm.weight.float(), copy=True),
                 wqkv=self._linear(attn.wqkv),
                 wo=self._linear(attn.wo),
                 w13=self._linear(ffn.w13),
@@ -203,8 +204,12 @@ class CpuDecodeStep:
         self._handle = handle
         self._finalizer = weakref.finalize(self, self._lib.ls_destroy, handle)
 
-    def _ptr(self, t: torch.Tensor) -> int:
+    def _ptr(self, t: torch.Tensor, copy: bool = False) -> int:
+        """The address of `t`, kept alive. Shared tensors (weights, the KV cache) must be contiguous:
+        a silent copy would decode against stale weights or write a cache nobody reads."""
         if not t.is_contiguous():
+            if not copy:
+                raise ValueError(f"the C decode step needs contiguous tensors, got strides {t.stride()}")
             t = t.contiguous()
         self._keep.append(t)
         return t.data_ptr()
@@ -215,7 +220,8 @@ class CpuDecodeStep:
         if kind in ("int8", "fp8"):
             scale = layer.scale_f32 if kind == "int8" else layer.scale
             dtype = _INT8 if kind == "int8" else _FP8
-            return _Linear(w=self._ptr(layer.weight), scale=self._ptr(scale.float()), dtype=dtype, n=n, k=k)
+            scale_ptr = self._ptr(scale.float(), copy=True)
+            return _Linear(w=self._ptr(layer.weight), scale=scale_ptr, dtype=dtype, n=n, k=k)
         w = layer.weight
         return _Linear(w=self._ptr(w), scale=None, dtype=_ACT_DTYPES[w.dtype], n=n, k=k)
 
