@@ -205,14 +205,18 @@ class Engine:
     def _make_cpu_step(self, wanted: bool | None):
         """The C decode step (`cpu_decode.py`) when it applies: None = use it where it can run (unless
         LLAMASYS_CPU_KERNELS=0), True = insist (errors say why not), False = PyTorch eager."""
-        if wanted is None:
-            wanted = None if os.environ.get("LLAMASYS_CPU_KERNELS", "1") != "0" else False
-        if wanted is False or self.graphs is not None:
+        if wanted is None and os.environ.get("LLAMASYS_CPU_KERNELS") == "0":
+            wanted = False
+        if wanted is False:
             return None
         from .cpu_decode import CpuDecodeStep, NativeBuildError, fp8_to_bf16, unsupported_reason
 
-        reason = "compile=True asks for torch.compile instead" if self.compiled else None
-        reason = reason or unsupported_reason(self.model)
+        if self.graphs is not None:
+            reason = "CUDA graphs run the decode step"
+        elif self.compiled:
+            reason = "compile=True asks for torch.compile instead"
+        else:
+            reason = unsupported_reason(self.model)
         if reason is not None:
             if wanted:
                 raise ValueError(f"cpu_kernels=True, but the C decode step cannot run here: {reason}")
