@@ -25,7 +25,6 @@ from llamasys.core_model.quantize import quantize_model
 from llamasys.core_model.sampling import SamplingParams
 
 BUILDS = ["native", "portable"]
-CASES = SHAPE_CASES
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -49,11 +48,11 @@ def random_prompts(vocab: int, lengths: list[int], seed: int) -> list[list[int]]
 
 
 @pytest.mark.parametrize("build", BUILDS)
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", SHAPE_CASES)
 def test_float32_step_matches_transformers(case, build):
     """Rows of different lengths decoded together; each row's logits equal transformers' full forward
     of that row at its last position."""
-    args = tiny_args(**CASES[case])
+    args = tiny_args(**SHAPE_CASES[case])
     sd = random_meta_state_dict(args, seed=11)
     model = make_engine(args, sd, max_batch_size=3, cpu_kernels=False).model
     step = CpuDecodeStep(model, portable=build == "portable")

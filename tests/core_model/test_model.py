@@ -3,58 +3,28 @@ and the static KV cache against full forwards."""
 
 from __future__ import annotations
 
-import dataclasses
+from types import SimpleNamespace
 
 import pytest
 import torch
 from checkpoint_factory import SHAPE_CASES, random_meta_state_dict, tiny_args
 from tiny_engine import make_engine
-from transformers import LlamaConfig, LlamaForCausalLM
 
-from llamasys.core_model.checkpoint_hf import meta_state_dict_to_hf
-from llamasys.core_model.config import ModelArgs
+from llamasys.core_model.benchmark import transformers_model
 from llamasys.core_model.errors import CheckpointError, SequenceTooLongError
 from llamasys.core_model.model import Transformer
 
 
-def hf_reference(args: ModelArgs, sd: dict[str, torch.Tensor]) -> LlamaForCausalLM:
-    rope_scaling = None
-    if args.rope_scaling is not None:
-        rope_scaling = {"rope_type": "llama3"} | dataclasses.asdict(args.rope_scaling)
-    config = LlamaConfig(
-        hidden_size=args.dim,
-        intermediate_size=args.ffn_hidden_dim,
-        num_hidden_layers=args.n_layers,
-        num_attention_heads=args.n_heads,
-        num_key_value_heads=args.n_kv_heads,
-        vocab_size=args.vocab_size,
-        rms_norm_eps=args.norm_eps,
-        rope_theta=args.rope_theta,
-        rope_scaling=rope_scaling,
-        max_position_embeddings=args.max_position_embeddings,
-        tie_word_embeddings=args.tie_word_embeddings,
-        head_dim=args.head_dim,
-        attn_implementation="eager",
-    )
-    hf = meta_state_dict_to_hf(sd, args)
-    model = LlamaForCausalLM(config).eval()
-    missing, unexpected = model.load_state_dict(hf, strict=False)
-    assert not unexpected and set(missing) <= {"lm_head.weight"}, (missing, unexpected)
-    return model
-
-
-CASES = SHAPE_CASES
-
-
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", SHAPE_CASES)
 def test_logits_match_transformers(case):
-    args = tiny_args(**CASES[case])
+    args = tiny_args(**SHAPE_CASES[case])
     sd = random_meta_state_dict(args, seed=1)
     engine = make_engine(args, sd)
     tokens = torch.randint(0, args.vocab_size, (2, 40), generator=torch.Generator().manual_seed(3))
     ours = engine.forward(tokens)
     with torch.no_grad():
-        ref = hf_reference(args, sd)(tokens).logits.float()
+        hf = transformers_model(SimpleNamespace(args=args, state_dict=sd, tokenizer=None), torch.float32)
+        ref = hf(tokens).logits.float()
     assert ours.dtype == torch.float32 and ours.shape == (2, 40, args.vocab_size)
     diff = (ours - ref).abs().max().item()
     assert diff <= 1e-4, f"max abs diff {diff}"
