@@ -13,7 +13,8 @@ Measured, greedy, a fixed prompt of `prompt_tokens` tokens, `batch` copies of it
 - the two sides run alternately, `repeats` times each, and each reports its best run (so a burst of
   load from elsewhere is unlikely to favour one side);
 - the memory-bandwidth roofline: bytes per decoded token over the copy bandwidth of this machine
-  (best of several copies of a 256 MiB tensor, counting the bytes read and written);
+  (best of several copies of a 256 MiB tensor, counting the bytes read and written), and the same
+  over its read bandwidth (best of several sums of that tensor: a decode step only reads);
 - llama.cpp on the same GGUF file when the `llama_cpp` package is importable, else a note.
 
 The report says the figures were taken on whatever else the machine was doing; compare ratios.
@@ -32,7 +33,7 @@ import torch
 
 from .checkpoint_hf import meta_state_dict_to_hf
 
-__all__ = ["copy_bandwidth", "run_engine_benchmark", "transformers_model"]
+__all__ = ["copy_bandwidth", "read_bandwidth", "run_engine_benchmark", "transformers_model"]
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +51,26 @@ def copy_bandwidth(device: torch.device | str = "cpu", nbytes: int = 256 << 20, 
     device = torch.device(device)
     src = torch.ones(nbytes // 4, dtype=torch.float32, device=device)
     dst = torch.empty_like(src)
+    return 2 * nbytes / _best_seconds(lambda: dst.copy_(src), device, repeats)
+
+
+def read_bandwidth(device: torch.device | str = "cpu", nbytes: int = 256 << 20, repeats: int = 8) -> float:
+    """Bytes per second read by summing a large tensor, best of `repeats`: the ceiling of a decode step,
+    which reads its weights and writes next to nothing."""
+    device = torch.device(device)
+    src = torch.ones(nbytes // 4, dtype=torch.float32, device=device)
+    return nbytes / _best_seconds(src.sum, device, repeats)
+
+
+def _best_seconds(fn, device: torch.device, repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
         _sync(device)
         start = time.perf_counter()
-        dst.copy_(src)
+        fn()
         _sync(device)
         best = min(best, time.perf_counter() - start)
-    return 2 * nbytes / best
+    return best
 
 
 def _sync(device: torch.device) -> None:
@@ -328,8 +341,9 @@ def run_engine_benchmark(
     if device == "cuda":
         ours["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / (1 << 20), 1)
 
-    bandwidth = copy_bandwidth(device)
+    bandwidth, read = copy_bandwidth(device), read_bandwidth(device)
     roofline = batch * bandwidth / ours["decode_bytes_per_token"]  # each step reads the weights once
+    read_roofline = batch * read / ours["decode_bytes_per_token"]
     report: dict[str, Any] = {
         "model": model,
         "checkpoint": str(checkpoint.path),
@@ -349,11 +363,16 @@ def run_engine_benchmark(
         **sides,
         "roofline": {
             "copy_bandwidth_gb_s": round(bandwidth / 1e9, 2),
+            "read_bandwidth_gb_s": round(read / 1e9, 2),
+            "decode_tok_s_bound_by_reads": round(read_roofline, 1),
             "bytes_per_token": ours["decode_bytes_per_token"],
             "decode_tok_s_bound": round(roofline, 1),
         },
     }
-    ratios: dict[str, float] = {"decode_vs_roofline": round(ours["decode_tok_s"] / roofline, 3)}
+    ratios: dict[str, float] = {
+        "decode_vs_roofline": round(ours["decode_tok_s"] / roofline, 3),
+        "decode_vs_read_roofline": round(ours["decode_tok_s"] / read_roofline, 3),
+    }
     if "engine_pytorch_step" in sides:
         ratios["decode_vs_pytorch_step"] = round(
             ours["decode_tok_s"] / sides["engine_pytorch_step"]["decode_tok_s"], 3

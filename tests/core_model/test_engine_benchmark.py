@@ -7,11 +7,12 @@ import json
 import sys
 from types import SimpleNamespace
 
+import pytest
 import torch
 from checkpoint_factory import random_meta_state_dict, tiny_args, write_gguf_checkpoint, write_hf_checkpoint
 from typer.testing import CliRunner
 
-from llamasys.core_model.benchmark import copy_bandwidth, run_engine_benchmark
+from llamasys.core_model.benchmark import copy_bandwidth, read_bandwidth, run_engine_benchmark
 
 
 def test_report_compares_engine_transformers_and_roofline(tmp_path):
@@ -25,6 +26,9 @@ def test_report_compares_engine_transformers_and_roofline(tmp_path):
     assert ours["weight_bytes"] == sum(t.numel() * 4 for t in random_meta_state_dict(args).values())
     roof = report["roofline"]
     assert roof["decode_tok_s_bound"] * roof["bytes_per_token"] > 0
+    assert roof["decode_tok_s_bound_by_reads"] == pytest.approx(
+        roof["read_bandwidth_gb_s"] * 1e9 / roof["bytes_per_token"], rel=0.01
+    )
     assert report["ratios"]["decode_vs_transformers"] > 0
     # float32, same weights: greedy decoding agrees with transformers token for token
     assert report["greedy_tokens_equal_to_transformers"] == 6
@@ -95,6 +99,7 @@ def test_int8_report_counts_quantized_bytes(tmp_path):
 
 def test_copy_bandwidth_is_plausible():
     assert 1e8 < copy_bandwidth("cpu", nbytes=16 << 20, repeats=3) < 1e13
+    assert 1e8 < read_bandwidth("cpu", nbytes=16 << 20, repeats=3) < 1e13
 
 
 def test_cli_prints_json(tmp_path):
