@@ -647,14 +647,7 @@ class CodeShield(Shield):
         }
         patterns = list(dict.fromkeys(f.pattern_id for f in findings))
         if any(r.treatment == "block" for r in results):
-            return ShieldVerdict.violation(
-                self.name,
-                touchpoint,
-                on_violation=self.on_violation,
-                user_message=self.refusals.code_shield,
-                categories=patterns,
-                details=details,
-            )
+            return self.violation(touchpoint, self.refusals.code_shield, categories=patterns, details=details)
         if findings:
             return ShieldVerdict(
                 shield=self.name,

@@ -420,14 +420,8 @@ class LlamaGuard(Shield):
         if not unsafe:
             return ShieldVerdict.allow(self.name, touchpoint, score=score, details=details)
         details["category_names"] = {c: CATEGORIES[c] for c in named}
-        return ShieldVerdict.violation(
-            self.name,
-            touchpoint,
-            on_violation=self.on_violation,
-            user_message=self.refusals.llama_guard,
-            categories=named,
-            score=score,
-            details=details,
+        return self.violation(
+            touchpoint, self.refusals.llama_guard, categories=named, score=score, details=details
         )
 
 

@@ -200,14 +200,8 @@ class PromptGuard(Shield):
         hits = [kind for (kind, _), s in zip(jobs, scores, strict=True) if s >= self.threshold]
         if not hits:
             return ShieldVerdict.allow(self.name, touchpoint, score=score, details=details)
-        return ShieldVerdict.violation(
-            self.name,
-            touchpoint,
-            on_violation=self.on_violation,
-            user_message=self.refusals.prompt_guard,
-            categories=hits,
-            score=score,
-            details=details,
+        return self.violation(
+            touchpoint, self.refusals.prompt_guard, categories=hits, score=score, details=details
         )
 
 

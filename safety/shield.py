@@ -131,6 +131,12 @@ class Shield(ABC):
     @abstractmethod
     async def _check(self, messages: list[Any], touchpoint: Touchpoint) -> ShieldVerdict: ...
 
+    def violation(self, touchpoint: Touchpoint, user_message: str, **kw: Any) -> ShieldVerdict:
+        """A violation under this shield's `on_violation` policy (blocked with `user_message`, or a warning)."""
+        return ShieldVerdict.violation(
+            self.name, touchpoint, on_violation=self.on_violation, user_message=user_message, **kw
+        )
+
     def unavailable(self, touchpoint: Touchpoint, reason: str, **kw: Any) -> ShieldVerdict:
         return ShieldVerdict.unavailable_verdict(
             self.name,
