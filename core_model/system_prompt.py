@@ -39,9 +39,9 @@ from typing import Any
 from llamasys.core_model.messages import Message, SystemMessage, ToolDefinition, UserMessage
 from llamasys.core_model.tool_call_codec import (
     CALL_SYNTAX_BUILTINS,
-    TOOL_PROMPT_FORMATS,
     ChatFormatError,
     ToolPromptFormat,
+    check_tool_prompt_format,
     is_builtin_tool,
     prompt_tool_name,
 )
@@ -274,10 +274,7 @@ def prepare_tool_dialog(
     tool_choice "none", the messages come back unchanged.
     """
     messages = list(messages)
-    if tool_prompt_format not in TOOL_PROMPT_FORMATS:
-        raise ChatFormatError(
-            f"unknown tool_prompt_format {tool_prompt_format!r}: use one of {', '.join(TOOL_PROMPT_FORMATS)}"
-        )
+    check_tool_prompt_format(tool_prompt_format)
     if tool_choice == "none" or (not tools and tool_choice == "auto"):
         return messages
     if not tools:

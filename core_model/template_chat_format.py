@@ -69,10 +69,10 @@ from llamasys.core_model.stream_parser import (
 from llamasys.core_model.system_prompt import tool_choice_instruction
 from llamasys.core_model.tokenizer import Tokenizer
 from llamasys.core_model.tool_call_codec import (
-    TOOL_PROMPT_FORMATS,
     ChatFormatError,
     DecodedCompletion,
     ToolPromptFormat,
+    check_tool_prompt_format,
     encode_tagged_json_calls,
     parse_tagged_json_completion,
 )
@@ -351,10 +351,7 @@ class TemplateChatFormat:
         tool_prompt_format: ToolPromptFormat = "json",
         tool_choice: str = "auto",
     ) -> list[int]:
-        if tool_prompt_format not in TOOL_PROMPT_FORMATS:
-            raise ChatFormatError(
-                f"unknown tool_prompt_format {tool_prompt_format!r}: use one of {', '.join(TOOL_PROMPT_FORMATS)}"
-            )
+        check_tool_prompt_format(tool_prompt_format)
         rendered = self._render(messages, tools, tool_choice, True, mark=True)
         return self._tokenize_rendered(rendered)
 

@@ -48,6 +48,7 @@ __all__ = [
     "DecodedCompletion",
     "ToolPromptFormat",
     "TOOL_PROMPT_FORMATS",
+    "check_tool_prompt_format",
     "encode_tagged_json_calls",
     "encode_tool_call",
     "encode_tool_call_segments",
@@ -74,6 +75,14 @@ CALL_SYNTAX_BUILTINS = frozenset({BuiltinTool.brave_search.value, BuiltinTool.wo
 _PROMPT_NAMES = {"web_search": BuiltinTool.brave_search.value}
 
 MAX_ERROR_SNIPPET = 80
+
+
+def check_tool_prompt_format(tool_prompt_format: str) -> None:
+    """Raise `ChatFormatError` unless `tool_prompt_format` is one of `TOOL_PROMPT_FORMATS`."""
+    if tool_prompt_format not in TOOL_PROMPT_FORMATS:
+        raise ChatFormatError(
+            f"unknown tool_prompt_format {tool_prompt_format!r}: use one of {', '.join(TOOL_PROMPT_FORMATS)}"
+        )
 
 
 def prompt_tool_name(name: str) -> str:
@@ -167,11 +176,8 @@ def encode_tool_call(call: ToolCall, tool_prompt_format: ToolPromptFormat = "jso
         return json.dumps({"type": "function", "name": name, "parameters": call.arguments})
     if tool_prompt_format == "function_tag":
         return f"<function={name}>{json.dumps(call.arguments)}</function>"
-    if tool_prompt_format == "python_list":
-        return f"[{_encode_python_call(call)}]"
-    raise ChatFormatError(
-        f"unknown tool_prompt_format {tool_prompt_format!r}: use one of {', '.join(TOOL_PROMPT_FORMATS)}"
-    )
+    check_tool_prompt_format(tool_prompt_format)  # python_list is the only one left
+    return f"[{_encode_python_call(call)}]"
 
 
 @dataclass
