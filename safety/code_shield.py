@@ -124,18 +124,34 @@ def _in_comment(code: str, pos: int, language: str) -> bool:
     before = code[line_start:pos].strip()
     if language == "shell" and before.startswith("#!"):
         return False
-    starts = (
-        _COMMENT_STARTS
-        if language in ("javascript", "sql")
-        else ("#",)
-        if language in ("python", "shell")
-        else _COMMENT_STARTS
-    )
+    starts = ("#",) if language in ("python", "shell") else _COMMENT_STARTS
     return before.startswith(starts) or before.endswith("*/")
 
 
 def _line_of(code: str, pos: int) -> int:
     return code.count("\n", 0, pos) + 1
+
+
+def _finding(
+    lines: list[str],
+    line: int,
+    pattern_id: str,
+    cwe_id: str,
+    description: str,
+    treatment: Treatment,
+    language: str,
+) -> CodeFinding:
+    """A finding on 1-based `line` of the scanned code (split into `lines`), that line as its snippet."""
+    snippet = lines[line - 1].strip() if line <= len(lines) else ""
+    return CodeFinding(
+        pattern_id=pattern_id,
+        cwe_id=cwe_id,
+        description=description,
+        line=line,
+        treatment=treatment,
+        language=language,
+        snippet=snippet,
+    )
 
 
 def _regex_findings(code: str, language: str) -> list[CodeFinding]:
@@ -149,14 +165,8 @@ def _regex_findings(code: str, language: str) -> list[CodeFinding]:
                 continue
             line = _line_of(code, match.start())
             out.append(
-                CodeFinding(
-                    pattern_id=rule.pattern_id,
-                    cwe_id=rule.cwe_id,
-                    description=rule.description,
-                    line=line,
-                    treatment=rule.treatment,
-                    language=language,
-                    snippet=lines[line - 1].strip() if line <= len(lines) else "",
+                _finding(
+                    lines, line, rule.pattern_id, rule.cwe_id, rule.description, rule.treatment, language
                 )
             )
     return out
@@ -167,6 +177,7 @@ _SQL_STATEMENT_NO_WHERE = re.compile(r"^\s*(?:DELETE\s+FROM|UPDATE)\b", re.I)
 
 def _sql_findings(code: str) -> list[CodeFinding]:
     """DELETE / UPDATE statements without a WHERE clause (statement by statement)."""
+    lines = code.splitlines()
     out: list[CodeFinding] = []
     pos = 0
     for statement in code.split(";"):
@@ -174,17 +185,8 @@ def _sql_findings(code: str) -> list[CodeFinding]:
         if _SQL_STATEMENT_NO_WHERE.match(body) and not re.search(r"\bWHERE\b", body, re.I):
             offset = pos + (len(statement) - len(statement.lstrip()))
             line = _line_of(code, offset)
-            out.append(
-                CodeFinding(
-                    pattern_id="SQL-NO-WHERE",
-                    cwe_id="CWE-710",
-                    description="DELETE or UPDATE of every row (no WHERE clause)",
-                    line=line,
-                    treatment="warn",
-                    language="sql",
-                    snippet=code.splitlines()[line - 1].strip(),
-                )
-            )
+            description = "DELETE or UPDATE of every row (no WHERE clause)"
+            out.append(_finding(lines, line, "SQL-NO-WHERE", "CWE-710", description, "warn", "sql"))
         pos += len(statement) + 1
     return out
 
@@ -319,18 +321,7 @@ class _PythonScanner(ast.NodeVisitor):
 
     def add(self, node: ast.AST, pattern_id: str, cwe: str, treatment: Treatment, description: str) -> None:
         line = getattr(node, "lineno", 1)
-        snippet = self.lines[line - 1].strip() if line <= len(self.lines) else ""
-        self.findings.append(
-            CodeFinding(
-                pattern_id=pattern_id,
-                cwe_id=cwe,
-                description=description,
-                line=line,
-                treatment=treatment,
-                language="python",
-                snippet=snippet,
-            )
-        )
+        self.findings.append(_finding(self.lines, line, pattern_id, cwe, description, treatment, "python"))
 
     # names
 
@@ -547,23 +538,21 @@ def _python_findings(code: str) -> list[CodeFinding]:
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
-        out = []
-        for pattern_id, cwe, regex in _PY_FALLBACK:
-            for m in re.finditer(regex, code):
-                if not _in_comment(code, m.start(), "python"):
-                    line = _line_of(code, m.start())
-                    out.append(
-                        CodeFinding(
-                            pattern_id=pattern_id,
-                            cwe_id=cwe,
-                            description=f"{pattern_id} (unparsed code)",
-                            line=line,
-                            treatment="warn",
-                            language="python",
-                            snippet=code.splitlines()[line - 1].strip(),
-                        )
-                    )
-        return out
+        lines = code.splitlines()
+        return [
+            _finding(
+                lines,
+                _line_of(code, m.start()),
+                pattern_id,
+                cwe,
+                f"{pattern_id} (unparsed code)",
+                "warn",
+                "python",
+            )
+            for pattern_id, cwe, regex in _PY_FALLBACK
+            for m in re.finditer(regex, code)
+            if not _in_comment(code, m.start(), "python")
+        ]
     scanner = _PythonScanner(code)
     scanner.visit(tree)
     return scanner.findings
