@@ -49,6 +49,7 @@ from llamasys.core_model.tool_call_codec import (
 __all__ = [
     "KNOWLEDGE_CUTOFF",
     "build_system_prompt",
+    "check_tool_choice",
     "format_code_interpreter_result",
     "format_prompt_date",
     "function_tag_tools_prompt",
@@ -209,13 +210,33 @@ def python_list_tools_prompt(tools: Sequence[ToolDefinition]) -> str:
     return _PYTHON_LIST_HEAD + json.dumps(entries, indent=4, ensure_ascii=False)
 
 
+def check_tool_choice(
+    tool_choice: str, tools: Sequence[ToolDefinition], *, prompt_names: bool = False
+) -> None:
+    """Raise `ChatFormatError` unless tool_choice is "auto", "none", or "required" / a tool name with tools
+    offered. `prompt_names` also accepts a tool's Llama prompt name (`brave_search` for `web_search`)."""
+    if tool_choice in ("auto", "none"):
+        return
+    if not tools:
+        raise ChatFormatError(f"tool_choice={tool_choice!r} needs at least one tool in `tools`")
+    offered = {t.name for t in tools}
+    if prompt_names:
+        offered |= {prompt_tool_name(t.name) for t in tools}
+    if tool_choice != "required" and tool_choice not in offered:
+        raise ChatFormatError(
+            f"tool_choice names {tool_choice!r}, which is not among the offered tools "
+            f"({', '.join(sorted(t.name for t in tools))}): pass it in `tools` or use 'auto'/'required'"
+        )
+
+
 def tool_choice_instruction(tool_choice: str) -> str | None:
-    """The sentence that enforces tool_choice ("required" or a tool name); None for "auto" / "none"."""
+    """The sentence that enforces tool_choice ("required" or a tool name, written as given); None for
+    "auto" / "none"."""
     if tool_choice in ("auto", "none"):
         return None
     if tool_choice == "required":
         return "You MUST use one of the provided functions/tools to answer the user query."
-    return f"You MUST use the tool `{prompt_tool_name(tool_choice)}` to answer the user query."
+    return f"You MUST use the tool `{tool_choice}` to answer the user query."
 
 
 def build_system_prompt(
@@ -250,7 +271,7 @@ def build_system_prompt(
     body = [part for part in (instructions,) if part]
     if python_list and custom:
         body.append(python_list_tools_prompt(custom))
-    choice = tool_choice_instruction(tool_choice)
+    choice = tool_choice_instruction(prompt_tool_name(tool_choice))
     if choice:
         body.append(choice)
     text = "\n\n".join(body)
@@ -275,17 +296,9 @@ def prepare_tool_dialog(
     """
     messages = list(messages)
     check_tool_prompt_format(tool_prompt_format)
-    if tool_choice == "none" or (not tools and tool_choice == "auto"):
+    check_tool_choice(tool_choice, tools, prompt_names=True)
+    if tool_choice == "none" or not tools:
         return messages
-    if not tools:
-        raise ChatFormatError(f"tool_choice={tool_choice!r} needs at least one tool in `tools`")
-    if tool_choice not in ("auto", "required"):
-        offered = {t.name for t in tools} | {prompt_tool_name(t.name) for t in tools}
-        if tool_choice not in offered:
-            raise ChatFormatError(
-                f"tool_choice names {tool_choice!r}, which is not among the offered tools "
-                f"({', '.join(sorted(t.name for t in tools))}): pass it in `tools` or use 'auto'/'required'"
-            )
     instructions = None
     if messages and isinstance(messages[0], SystemMessage):
         instructions = messages.pop(0).content

@@ -66,7 +66,7 @@ from llamasys.core_model.stream_parser import (
     decode_completion,
     json_start_opening,
 )
-from llamasys.core_model.system_prompt import tool_choice_instruction
+from llamasys.core_model.system_prompt import check_tool_choice, tool_choice_instruction
 from llamasys.core_model.tokenizer import Tokenizer
 from llamasys.core_model.tool_call_codec import (
     ChatFormatError,
@@ -209,14 +209,8 @@ class TemplateChatFormat:
         from llamasys.core_model.chat_format import to_messages
 
         messages = to_messages(messages)
+        check_tool_choice(tool_choice, tools)
         tools = [] if tool_choice == "none" else list(tools)
-        if tool_choice not in ("auto", "none", "required") and tool_choice not in {t.name for t in tools}:
-            raise ChatFormatError(
-                f"tool_choice names {tool_choice!r}, which is not among the offered tools: "
-                "pass it in `tools` or use 'auto'/'required'"
-            )
-        if tool_choice == "required" and not tools:
-            raise ChatFormatError("tool_choice='required' needs at least one tool in `tools`")
         extra_system = []
         if tools and not self.native_tools:
             extra_system.append(tools_system_prompt(tools))

@@ -160,6 +160,11 @@ def test_tool_choice(tiny_tokenizer, smollm2_template):
     assert "You MUST use the tool `get_weather`" in fmt.render(
         messages, tools=[GET_WEATHER], tool_choice="get_weather"
     )
+    # the template lists tools under their own names, so the sentence does too (not Llama's brave_search)
+    web_search = ToolDefinition(name="web_search")
+    assert "You MUST use the tool `web_search`" in fmt.render(
+        messages, tools=[web_search], tool_choice="web_search"
+    )
     assert fmt.render(messages, tools=[GET_WEATHER], tool_choice="none") == fmt.render(messages)
     with pytest.raises(ChatFormatError, match="not among the offered tools"):
         fmt.render(messages, tools=[GET_WEATHER], tool_choice="other")
