@@ -114,6 +114,14 @@ _INSTRUCTIONS = (
 _FRAMING = ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")
 
 
+def _require_known(codes: Sequence[str], what: str) -> None:
+    unknown = [c for c in codes if c not in CATEGORIES]
+    if unknown:
+        raise ValueError(
+            f"{what} {unknown} are not Llama Guard categories: use codes among {list(CATEGORIES)}"
+        )
+
+
 def categories_for(model: str | Path | None) -> tuple[str, ...] | None:
     """S1–S13 for a 1B (or 11B-Vision) model name, S1–S14 for an 8B one, None when the name says neither."""
     name = Path(str(model)).name.lower() if model is not None else ""
@@ -194,9 +202,7 @@ def guard_conversation(
 
 def build_prompt_text(turns: Sequence[tuple[str, str]], categories: Sequence[str]) -> str:
     """Meta's prompt (without the chat framing) for `turns`; judges the role of the last turn."""
-    unknown = [c for c in categories if c not in CATEGORIES]
-    if unknown:
-        raise ValueError(f"unknown Llama Guard categories {unknown}: use codes among {list(CATEGORIES)}")
+    _require_known(categories, "categories")
     agent = turns[-1][0]
     return (
         _TASK.format(agent=agent)
@@ -311,14 +317,9 @@ class LlamaGuard(Shield):
                 f"LlamaGuard(model=...) takes a catalogue id, a checkpoint folder or a loaded Engine, not {type(model).__name__}"
             )
         self._categories = tuple(categories) if categories is not None else None
-        if self._categories is not None:
-            bad = [c for c in self._categories if c not in CATEGORIES]
-            if bad:
-                raise ValueError(f"unknown Llama Guard categories {bad}: use codes among {list(CATEGORIES)}")
+        _require_known(self._categories or (), "categories")
         self.excluded_categories = tuple(dict.fromkeys(str(c).upper() for c in excluded_categories))
-        bad = [c for c in self.excluded_categories if c not in CATEGORIES]
-        if bad:
-            raise ValueError(f"excluded_categories {bad} are not Llama Guard categories: use codes S1..S14")
+        _require_known(self.excluded_categories, "excluded_categories")
 
     # -- prompt --
 
@@ -327,7 +328,7 @@ class LlamaGuard(Shield):
         """The model's full category set (before exclusions)."""
         if self._categories is not None:
             return self._categories
-        by_name = categories_for(self.source) if isinstance(self.source, str) else None
+        by_name = categories_for(self.source)
         if by_name is not None:
             return by_name
         if self._engine.loaded:
@@ -348,8 +349,7 @@ class LlamaGuard(Shield):
 
     def build_prompt(self, messages: Sequence[Any], touchpoint: Touchpoint | None = None) -> str:
         """The exact prompt text (framing tokens written out) for `messages`."""
-        inner = build_prompt_text(guard_conversation(list(messages), touchpoint), self.prompt_categories)
-        return "".join(p[0] if isinstance(p, tuple) else p for p in _frame(inner))
+        return build_prompt(list(messages), categories=self.prompt_categories, touchpoint=touchpoint)
 
     def prompt_tokens(
         self, engine: Any, messages: Sequence[Any], touchpoint: Touchpoint | None = None
