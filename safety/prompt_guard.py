@@ -155,12 +155,19 @@ class PromptGuard(Shield):
 
     def _score(self, text: str | Sequence[str], kind: str) -> float | list[float]:
         single = isinstance(text, str)
-        texts = [text] if single else list(text)
-        if not texts:
-            return []
-        cols = self._model.get().columns(kind)
-        scores = [max(sum(w[c] for c in cols) for w in windows) for windows in self.probabilities(texts)]
+        scores = self._scores([(kind, t) for t in ([text] if single else text)])
         return scores[0] if single else scores
+
+    def _scores(self, jobs: Sequence[tuple[str, str]]) -> list[float]:
+        """The `kind` score ("jailbreak" / "injection") of each `(kind, text)`; all texts in one pass."""
+        if not jobs:
+            return []
+        clf = self._model.get()
+        probs = self.probabilities([text for _, text in jobs])
+        return [
+            max(sum(w[c] for c in clf.columns(kind)) for w in windows)
+            for (kind, _), windows in zip(jobs, probs, strict=True)
+        ]
 
     def _normalized(self, clf: _Classifier, text: str) -> str:
         return normalize_spacing(text, clf.tokenizer) if self.normalize else text
@@ -192,7 +199,7 @@ class PromptGuard(Shield):
                     "skipped": f"Prompt Guard scores user input and tool output, not {touchpoint.value}"
                 },
             )
-        scores = await asyncio.to_thread(lambda: [self._score(text, kind) for kind, text in jobs])
+        scores = await asyncio.to_thread(self._scores, jobs)
         details: dict[str, Any] = {f"{kind}_score": s for (kind, _), s in zip(jobs, scores, strict=True)}
         details["threshold"] = self.threshold
         details["version"] = self.version
