@@ -62,6 +62,7 @@ _VERB_TEXT = "carries finds keeps moves opens reads builds shows follows changes
 _VERBS = _VERB_TEXT.split()
 _LINK_TEXT = "near under beside behind across inside through without before after"
 _LINKS = _LINK_TEXT.split()
+_WORD_SET = set(_WORDS)
 
 
 def _document(rng: random.Random, serial: int, words: int) -> str:
@@ -79,9 +80,6 @@ def _query(rng: random.Random, document: str) -> str:
     """A handful of the document's content words in another order: a keyword-style question."""
     words = [w.strip(".").lower() for w in document.split() if w.strip(".").lower() in _WORD_SET]
     return " ".join(rng.sample(words, min(5, len(words))))
-
-
-_WORD_SET = set(_WORDS)
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -192,8 +190,8 @@ def _measure_queries(
 
     baseline_vector, baseline_keyword, numpy_only = [], [], []
     baseline_found = {"vector": 0, "keyword": 0}
-    matrix = store.sql._vectors("bench").matrix
-    ids = store.sql._vectors("bench").ids
+    cache = store.sql._vectors("bench")
+    matrix, ids = cache.matrix, cache.ids
     title_of = {int(cid): row["title"] for cid, row in store.sql.chunk_rows([int(i) for i in ids]).items()}
     for question, vector, target in zip(questions, vectors, targets, strict=True):
         hits, seconds = _timed(_brute_force_vector, store, vector)
