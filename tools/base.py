@@ -35,6 +35,7 @@ import dataclasses
 import enum
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
@@ -136,7 +137,7 @@ class Tool:
         try:
             parsed = self.Arguments.model_validate(arguments)
         except ValidationError as exc:
-            return ToolResult.failure(_describe_validation_error(self.name, exc), kind="invalid_arguments")
+            return _invalid_arguments(self.name, [(err["loc"], err["msg"]) for err in exc.errors()])
         values = {key: getattr(parsed, key) for key in type(parsed).model_fields}
         return await self._execute(values)
 
@@ -202,14 +203,7 @@ class JSONSchemaTool(Tool):
         if self._validator is not None:
             problems = sorted(self._validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
             if problems:
-                described = "; ".join(
-                    f"{'.'.join(str(p) for p in err.absolute_path) or '(arguments)'}: {err.message}"
-                    for err in problems
-                )
-                return ToolResult.failure(
-                    f"Invalid arguments for {self.name}: {described}. Fix the arguments and call again.",
-                    kind="invalid_arguments",
-                )
+                return _invalid_arguments(self.name, [(err.absolute_path, err.message) for err in problems])
         return await self._execute(arguments)
 
 
@@ -235,13 +229,14 @@ def _make_validator(schema: dict[str, Any], tool_name: str) -> Any:
     return cls(schema)
 
 
-def _describe_validation_error(tool_name: str, exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(arguments)"
-        problems.append(f"{where}: {err['msg']}")
-    return (
-        f"Invalid arguments for {tool_name}: " + "; ".join(problems) + ". Fix the arguments and call again."
+def _invalid_arguments(tool_name: str, problems: list[tuple[Iterable[Any], str]]) -> ToolResult:
+    """The error result for arguments that failed validation: each problem as `path.to.field: message`."""
+    described = "; ".join(
+        f"{'.'.join(str(p) for p in path) or '(arguments)'}: {message}" for path, message in problems
+    )
+    return ToolResult.failure(
+        f"Invalid arguments for {tool_name}: {described}. Fix the arguments and call again.",
+        kind="invalid_arguments",
     )
 
 
