@@ -40,27 +40,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any, Protocol, runtime_checkable
-
-from pydantic import TypeAdapter
+from typing import Protocol, runtime_checkable
 
 from llamasys.core_model.errors import TokenizerError
 from llamasys.core_model.messages import (
     AssistantMessage,
     Message,
     StopReason,
-    SystemMessage,
     ToolDefinition,
     ToolResponseMessage,
     UserMessage,
+    to_messages,
 )
 from llamasys.core_model.stream_parser import (
+    CompletionDecoder,
     CompletionSyntax,
     StreamParser,
-    decode_completion,
     llama3_start_opening,
 )
 from llamasys.core_model.system_prompt import prepare_tool_dialog
+from llamasys.core_model.template_chat_format import CHATML_TEMPLATE, TemplateChatFormat
 from llamasys.core_model.tokenizer import Tokenizer
 from llamasys.core_model.tool_call_codec import (
     ChatFormatError,
@@ -72,17 +71,6 @@ from llamasys.core_model.tool_call_codec import (
 __all__ = ["ChatFormat", "ChatFormatError", "Llama3ChatFormat", "make_chat_format", "to_messages"]
 
 log = logging.getLogger(__name__)
-
-_MESSAGES = TypeAdapter(list[Message])
-
-
-def to_messages(messages: Sequence[Message | dict[str, Any]]) -> list[Message]:
-    """Validate messages given as pydantic models or plain dicts (`{"role": "user", "content": ...}`)."""
-    if all(
-        isinstance(m, SystemMessage | UserMessage | AssistantMessage | ToolResponseMessage) for m in messages
-    ):
-        return list(messages)  # type: ignore[arg-type]
-    return _MESSAGES.validate_python([m if isinstance(m, dict) else m.model_dump() for m in messages])
 
 
 @runtime_checkable
@@ -118,7 +106,7 @@ class ChatFormat(Protocol):
         ...
 
 
-class Llama3ChatFormat:
+class Llama3ChatFormat(CompletionDecoder):
     """Meta's Llama 3.1 / 3.2 chat format and tool-call protocol (see the module docstring)."""
 
     def __init__(self, tokenizer: Tokenizer, *, today: Callable[[], date] = date.today) -> None:
@@ -146,13 +134,6 @@ class Llama3ChatFormat:
             inline_openings=("<function=",),
             start_opening=llama3_start_opening,
         )
-
-    def __repr__(self) -> str:
-        return f"Llama3ChatFormat({self.tokenizer!r})"
-
-    @property
-    def stop_token_ids(self) -> frozenset[int]:
-        return frozenset(self._syntax.stop_reasons)
 
     # -- encoding ----------------------------------------------------------------------------------
 
@@ -201,16 +182,6 @@ class Llama3ChatFormat:
             tokens += self.encode_message(message, tool_prompt_format)
         return tokens + self.encode_header("assistant")
 
-    # -- decoding ----------------------------------------------------------------------------------
-
-    def decode_assistant_message(
-        self, tokens: Sequence[int], stop_reason: StopReason = StopReason.out_of_tokens
-    ) -> AssistantMessage:
-        return decode_completion(self.tokenizer, self._syntax, tokens, stop_reason)
-
-    def stream_parser(self) -> StreamParser:
-        return StreamParser(self.tokenizer, self._syntax)
-
 
 def _has_special(tokenizer: Tokenizer, token: str) -> bool:
     try:
@@ -226,8 +197,6 @@ def make_chat_format(tokenizer: Tokenizer, chat_template: str | None = None) -> 
     `chat_template` is the jinja template from the model (GGUF `tokenizer.chat_template` or
     `tokenizer_config.json`); a ChatML tokenizer without one falls back to plain ChatML, with a warning.
     """
-    from llamasys.core_model.template_chat_format import CHATML_TEMPLATE, TemplateChatFormat
-
     if _has_special(tokenizer, "<|start_header_id|>"):
         return Llama3ChatFormat(tokenizer)
     if chat_template:

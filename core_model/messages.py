@@ -12,10 +12,11 @@ so every value here is JSON-serialisable.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
 
 class StopReason(str, Enum):
@@ -89,6 +90,17 @@ Message = Annotated[
     SystemMessage | UserMessage | AssistantMessage | ToolResponseMessage,
     Field(discriminator="role"),
 ]
+_MESSAGES = TypeAdapter(list[Message])
+
+
+def to_messages(messages: Sequence[Message | dict[str, Any]]) -> list[Message]:
+    """Validate messages given as pydantic models or plain dicts (`{"role": "user", "content": ...}`)."""
+    if all(
+        isinstance(m, SystemMessage | UserMessage | AssistantMessage | ToolResponseMessage) for m in messages
+    ):
+        return list(messages)  # type: ignore[arg-type]
+    return _MESSAGES.validate_python([m if isinstance(m, dict) else m.model_dump() for m in messages])
+
 
 __all__ = [
     "AssistantMessage",
@@ -101,4 +113,5 @@ __all__ = [
     "ToolResponseMessage",
     "UserMessage",
     "new_call_id",
+    "to_messages",
 ]

@@ -43,6 +43,7 @@ from llamasys.core_model.tokenizer import Tokenizer
 from llamasys.core_model.tool_call_codec import DecodedCompletion
 
 __all__ = [
+    "CompletionDecoder",
     "CompletionSyntax",
     "StreamEvent",
     "StreamParser",
@@ -367,3 +368,29 @@ class StreamParser:
         """The whole message. A stop token seen while feeding decides the stop reason; else `stop_reason`."""
         reason = self._stop_reason if self._stop_reason is not None else stop_reason
         return _message(self._decoded(), reason, list(self._errors))
+
+
+class CompletionDecoder:
+    """The decoding half of a chat format, shared by `Llama3ChatFormat` and `TemplateChatFormat`: subclasses
+    set `tokenizer` and `_syntax` in `__init__`."""
+
+    tokenizer: Tokenizer
+    _syntax: CompletionSyntax
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.tokenizer!r})"
+
+    @property
+    def stop_token_ids(self) -> frozenset[int]:
+        """Token ids that end a completion."""
+        return frozenset(self._syntax.stop_reasons)
+
+    def decode_assistant_message(
+        self, tokens: Sequence[int], stop_reason: StopReason = StopReason.out_of_tokens
+    ) -> AssistantMessage:
+        """Text and tool calls of a completion. Never raises: unparsable calls become text + parse_errors."""
+        return decode_completion(self.tokenizer, self._syntax, tokens, stop_reason)
+
+    def stream_parser(self) -> StreamParser:
+        """A fresh incremental parser whose `finish()` equals `decode_assistant_message`."""
+        return StreamParser(self.tokenizer, self._syntax)

@@ -59,13 +59,9 @@ from llamasys.core_model.messages import (
     ToolDefinition,
     ToolResponseMessage,
     UserMessage,
+    to_messages,
 )
-from llamasys.core_model.stream_parser import (
-    CompletionSyntax,
-    StreamParser,
-    decode_completion,
-    json_start_opening,
-)
+from llamasys.core_model.stream_parser import CompletionDecoder, CompletionSyntax, json_start_opening
 from llamasys.core_model.system_prompt import check_tool_choice, tool_choice_instruction
 from llamasys.core_model.tokenizer import Tokenizer
 from llamasys.core_model.tool_call_codec import (
@@ -132,7 +128,7 @@ def _raise_exception(message: str) -> None:
     raise jinja2.exceptions.TemplateError(message)
 
 
-class TemplateChatFormat:
+class TemplateChatFormat(CompletionDecoder):
     """A jinja chat template plus the `<tool_call>` JSON convention (see the module docstring)."""
 
     def __init__(
@@ -186,15 +182,8 @@ class TemplateChatFormat:
             start_opening=json_start_opening,
         )
 
-    def __repr__(self) -> str:
-        return f"TemplateChatFormat({self.tokenizer!r})"
-
     def _token_text(self, token_id: int | None) -> str:
         return self.tokenizer.decode([token_id]) if token_id is not None else ""
-
-    @property
-    def stop_token_ids(self) -> frozenset[int]:
-        return frozenset(self._syntax.stop_reasons)
 
     # -- rendering ---------------------------------------------------------------------------------
 
@@ -206,8 +195,6 @@ class TemplateChatFormat:
         tool_choice: str = "auto",
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
         """The (messages, tools) the template is rendered with, as plain dicts."""
-        from llamasys.core_model.chat_format import to_messages
-
         messages = to_messages(messages)
         check_tool_choice(tool_choice, tools)
         tools = [] if tool_choice == "none" else list(tools)
@@ -348,16 +335,6 @@ class TemplateChatFormat:
         check_tool_prompt_format(tool_prompt_format)
         rendered = self._render(messages, tools, tool_choice, True, mark=True)
         return self._tokenize_rendered(rendered)
-
-    # -- decoding ----------------------------------------------------------------------------------
-
-    def decode_assistant_message(
-        self, tokens: Sequence[int], stop_reason: StopReason = StopReason.out_of_tokens
-    ) -> AssistantMessage:
-        return decode_completion(self.tokenizer, self._syntax, tokens, stop_reason)
-
-    def stream_parser(self) -> StreamParser:
-        return StreamParser(self.tokenizer, self._syntax)
 
 
 def _parse_template_completion(prefix: str, bodies: list[str]) -> DecodedCompletion:
