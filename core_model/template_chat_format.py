@@ -208,16 +208,19 @@ class TemplateChatFormat(CompletionDecoder):
             if messages and isinstance(messages[0], SystemMessage):
                 extra_system.insert(0, messages.pop(0).content)
             out.append({"role": "system", "content": "\n\n".join(extra_system)})
+        previous: Message | None = None
         for message in messages:
-            entry = self._message_dict(message, out)
-            if entry is not None:
+            entry = self._message_dict(message)
+            merge = isinstance(previous, ToolResponseMessage) and isinstance(message, ToolResponseMessage)
+            if merge and not self.native_tool_role:  # consecutive results share one user message
+                out[-1]["content"] += "\n" + entry["content"]
+            else:
                 out.append(entry)
-        for entry in out:
-            entry.pop("_tool_results", None)
+            previous = message
         schemas = [_tool_schema(t) for t in tools] if tools and self.native_tools else None
         return out, schemas
 
-    def _message_dict(self, message: Message, previous: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def _message_dict(self, message: Message) -> dict[str, Any]:
         if isinstance(message, UserMessage):
             content = message.content
             if message.context is not None:
@@ -247,12 +250,7 @@ class TemplateChatFormat(CompletionDecoder):
                     "tool_call_id": message.call_id,
                     "name": message.tool_name,
                 }
-            block = f"<tool_response>\n{message.content}\n</tool_response>"
-            last = previous[-1] if previous else None
-            if last is not None and last.get("role") == "user" and last.get("_tool_results"):
-                last["content"] += "\n" + block
-                return None
-            return {"role": "user", "content": block, "_tool_results": True}
+            return {"role": "user", "content": f"<tool_response>\n{message.content}\n</tool_response>"}
         return {"role": message.role, "content": message.content}
 
     def render(
