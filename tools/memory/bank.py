@@ -21,7 +21,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -194,11 +194,9 @@ class MemoryStore:
         vector_list: list[tuple[int, float]] = []
         keyword_list: list[tuple[int, float]] = []
         if mode in ("vector", "hybrid"):
-            embedder = None
             for row in rows:
-                embedder = self._check_embedder(row)
-            assert embedder is not None
-            vector = embedder.embed([query])[0] if query_vector is None else query_vector
+                self._check_embedder(row)
+            vector = self.embedder.embed([query])[0] if query_vector is None else query_vector
             vector_list = self.sql.vector_search(vector, banks=banks, limit=depth, document_ids=docs)
         if mode in ("keyword", "hybrid"):
             keyword_list = self.sql.keyword_search(query, banks=banks, limit=depth, document_ids=docs)
@@ -225,7 +223,6 @@ class MemoryStore:
             row = rows.get(cid)
             if row is None:  # deleted between the two reads
                 continue
-            row = dict(row)
             row["metadata"] = row["metadata"] or {}
             hits.append(
                 SearchHit(
@@ -253,15 +250,15 @@ class MemoryBank:
         return f"MemoryBank({self.name!r}, {self.store.url!r})"
 
     def info(self) -> BankInfo:
-        for info in self.store.list_banks():
+        infos = self.store.list_banks()
+        for info in infos:
             if info.name == self.name:
                 return info
-        raise UnknownBankError(self.name, [b.name for b in self.store.list_banks()])
+        raise UnknownBankError(self.name, [b.name for b in infos])
 
     @property
     def chunking(self) -> ChunkingConfig:
-        row = self.store._bank_row(self.name)
-        return ChunkingConfig(chunk_tokens=row["chunk_tokens"], overlap_tokens=row["overlap_tokens"])
+        return _chunking(self.store._bank_row(self.name))
 
     # -- documents ------------------------------------------------------------------------------------
 
@@ -394,7 +391,7 @@ class MemoryBank:
 
     def _ingest(
         self,
-        items: list[tuple[str, Any]],
+        items: list[tuple[str, Callable[[], LoadedDocument]]],
         metadata: dict[str, Any] | None,
         *,
         progress: bool | None = None,
@@ -402,7 +399,7 @@ class MemoryBank:
         """Read, deduplicate, chunk, embed and store; every item's failure is reported, the rest goes on."""
         row = self.store._bank_row(self.name)
         embedder = self.store._check_embedder(row)
-        config = ChunkingConfig(chunk_tokens=row["chunk_tokens"], overlap_tokens=row["overlap_tokens"])
+        config = _chunking(row)
         report = IngestReport(bank=self.name)
         show = progress if progress is not None else len(items) >= PROGRESS_MIN_DOCUMENTS
         pending: list[tuple[LoadedDocument, str, list[TextChunk]]] = []
@@ -411,46 +408,12 @@ class MemoryBank:
         bar = _progress(len(items), show, self.name)
         try:
             for source, load in items:
-                started = time.perf_counter()
-                try:
-                    doc = load()
-                except DocumentReadError as exc:
-                    report.failed.append(IngestFailure(source=source, error=str(exc)))
-                    log.warning("skipped %s", exc)
-                    bar.update(1)
-                    continue
-                except Exception as exc:  # a reader's bug on one odd file must not stop the folder
-                    log.warning("reading %s failed", source, exc_info=True)
-                    report.failed.append(
-                        IngestFailure(source=source, error=f"{source}: {type(exc).__name__}: {exc}")
-                    )
-                    bar.update(1)
-                    continue
-                report.timings.reading_s += time.perf_counter() - started
-                digest = content_hash(doc.text)
-                if digest in seen:
-                    report.duplicates.append(
-                        DuplicateDocument(
-                            source=doc.source, existing_id="(this ingestion)", existing_source=seen[digest]
-                        )
-                    )
-                    bar.update(1)
-                    continue
-                seen[digest] = doc.source  # duplicates of documents already in the bank: see _store_batch
-                started = time.perf_counter()
-                chunks = chunk_text(doc.text, embedder.token_spans, config)
-                report.timings.chunking_s += time.perf_counter() - started
-                if not chunks:
-                    report.failed.append(
-                        IngestFailure(
-                            source=source, error=f"{source}: the embedder finds no tokens in its text"
-                        )
-                    )
-                    bar.update(1)
-                    continue
-                pending.append((doc, digest, chunks))
-                pending_chunks += len(chunks)
+                prepared = _prepare(source, load, embedder, config, seen, report)
                 bar.update(1)
+                if prepared is None:
+                    continue
+                pending.append(prepared)
+                pending_chunks += len(prepared[2])
                 if pending_chunks >= BATCH_CHUNKS:
                     self._store_batch(pending, embedder, metadata, report)
                     pending, pending_chunks = [], 0
@@ -530,6 +493,49 @@ class MemoryBank:
         report.timings.storing_s += time.perf_counter() - started
         report.added += infos
         report.chunks_added += len(texts)
+
+
+def _prepare(
+    source: str,
+    load: Callable[[], LoadedDocument],
+    embedder: Embedder,
+    config: ChunkingConfig,
+    seen: dict[str, str],
+    report: IngestReport,
+) -> tuple[LoadedDocument, str, list[TextChunk]] | None:
+    """Read, deduplicate within this ingestion and chunk one item; None when it is reported as skipped."""
+    started = time.perf_counter()
+    try:
+        doc = load()
+    except DocumentReadError as exc:
+        report.failed.append(IngestFailure(source=source, error=str(exc)))
+        log.warning("skipped %s", exc)
+        return None
+    except Exception as exc:  # a reader's bug on one odd file must not stop the folder
+        log.warning("reading %s failed", source, exc_info=True)
+        report.failed.append(IngestFailure(source=source, error=f"{source}: {type(exc).__name__}: {exc}"))
+        return None
+    report.timings.reading_s += time.perf_counter() - started
+    digest = content_hash(doc.text)
+    if digest in seen:
+        report.duplicates.append(
+            DuplicateDocument(source=doc.source, existing_id="(this ingestion)", existing_source=seen[digest])
+        )
+        return None
+    seen[digest] = doc.source  # duplicates of documents already in the bank: see _store_batch
+    started = time.perf_counter()
+    chunks = chunk_text(doc.text, embedder.token_spans, config)
+    report.timings.chunking_s += time.perf_counter() - started
+    if not chunks:
+        report.failed.append(
+            IngestFailure(source=source, error=f"{source}: the embedder finds no tokens in its text")
+        )
+        return None
+    return doc, digest, chunks
+
+
+def _chunking(bank_row: dict[str, Any]) -> ChunkingConfig:
+    return ChunkingConfig(chunk_tokens=bank_row["chunk_tokens"], overlap_tokens=bank_row["overlap_tokens"])
 
 
 def _walk(root: Path, *, recursive: bool) -> Iterator[Path]:
