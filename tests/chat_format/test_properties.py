@@ -16,12 +16,7 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-FEW = settings(
-    max_examples=40,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+FEW = settings(SETTINGS, max_examples=40)
 
 SPECIAL_TEXT = [
     "<|eot_id|>",
@@ -90,20 +85,28 @@ def stream(fmt, ids, stop=StopReason.out_of_tokens):
     return parser.finish(stop), events
 
 
+def assert_stream_agrees(fmt, ids) -> AssistantMessage:
+    """Streaming ends where one-shot decoding does; with no calls, the text deltas spell the content."""
+    decoded = fmt.decode_assistant_message(ids, StopReason.out_of_tokens)
+    streamed, events = stream(fmt, ids)
+    assert comparable(streamed) == comparable(decoded)
+    if not decoded.tool_calls:
+        assert "".join(e.text for e in events if e.type == "text") == decoded.content
+    return decoded
+
+
 @SETTINGS
 @given(assistant_messages())
 def test_any_tool_call_survives_encode_then_decode(llama3_format, case):
     fmt, message = case
     ids = llama3_format.encode_message(message, fmt)  # as replayed in history: header, calls, terminator
-    decoded = llama3_format.decode_assistant_message(ids, StopReason.out_of_tokens)
+    decoded = assert_stream_agrees(llama3_format, ids)
     assert decoded.parse_errors == []
     assert decoded.content == message.content
     assert decoded.stop_reason == message.stop_reason
     assert [(c.tool_name, c.arguments) for c in decoded.tool_calls] == [
         (prompt_tool_name(c.tool_name), c.arguments) for c in message.tool_calls
     ]
-    streamed, _ = stream(llama3_format, ids)
-    assert comparable(streamed) == comparable(decoded)
 
 
 @SETTINGS
@@ -111,12 +114,7 @@ def test_any_tool_call_survives_encode_then_decode(llama3_format, case):
 def test_truncated_completions_never_raise_and_stream_the_same(llama3_format, case, cut):
     fmt, message = case
     ids = llama3_format.encode_message(message, fmt)
-    ids = ids[: cut % (len(ids) + 1)]
-    decoded = llama3_format.decode_assistant_message(ids, StopReason.out_of_tokens)
-    streamed, _ = stream(llama3_format, ids)
-    assert comparable(streamed) == comparable(decoded)
-    if not decoded.tool_calls:
-        assert decoded.content is not None
+    assert_stream_agrees(llama3_format, ids[: cut % (len(ids) + 1)])
 
 
 FRAGMENTS = [
@@ -160,32 +158,20 @@ FRAGMENTS = [
 @SETTINGS
 @given(st.lists(st.sampled_from(FRAGMENTS), max_size=25))
 def test_random_call_like_completions_never_raise(llama3_format, pieces):
-    ids = llama3_format.tokenizer.encode("".join(pieces), allow_special=True)
-    decoded = llama3_format.decode_assistant_message(ids)
-    streamed, events = stream(llama3_format, ids)
-    assert comparable(streamed) == comparable(decoded)
-    if not decoded.tool_calls:
-        assert "".join(e.text for e in events if e.type == "text") == decoded.content
+    assert_stream_agrees(llama3_format, llama3_format.tokenizer.encode("".join(pieces), allow_special=True))
 
 
 @SETTINGS
 @given(st.lists(st.integers(-3, 128256 + 3), max_size=40))
 def test_random_token_ids_never_raise(llama3_format, ids):
-    decoded = llama3_format.decode_assistant_message(ids)
-    streamed, events = stream(llama3_format, ids)
-    assert comparable(streamed) == comparable(decoded)
-    if not decoded.tool_calls:
-        assert "".join(e.text for e in events if e.type == "text") == decoded.content
+    assert_stream_agrees(llama3_format, ids)
 
 
 @FEW
 @given(st.lists(st.integers(0, 128255), max_size=30))
 def test_streamed_bytes_of_split_characters_match_one_shot(llama3_format, ids):
     # Random ids split multi-byte characters across tokens; both paths must replace the same bytes.
-    text_ids = [i for i in ids if not llama3_format.tokenizer.is_special(i)]
-    decoded = llama3_format.decode_assistant_message(text_ids)
-    streamed, events = stream(llama3_format, text_ids)
-    assert comparable(streamed) == comparable(decoded)
+    assert_stream_agrees(llama3_format, [i for i in ids if not llama3_format.tokenizer.is_special(i)])
 
 
 @SETTINGS
