@@ -11,6 +11,7 @@ says what to do; callers that ingest many files report it per file and go on.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import io
 import logging
@@ -78,13 +79,7 @@ class LoadedDocument(BaseModel):
     def page_of(self, char_offset: int) -> int | None:
         if not self.pages:
             return None
-        page = 0
-        for number, start in enumerate(self.pages, start=1):
-            if start <= char_offset:
-                page = number
-            else:
-                break
-        return page or 1
+        return bisect.bisect_right(self.pages, char_offset) or 1  # pages that start at or before it
 
 
 def content_type_for_path(path: Path) -> str:
@@ -203,8 +198,9 @@ def decode_bytes(data: bytes, *, source: str, charset: str | None = None) -> str
         pass
     from charset_normalizer import from_bytes
 
-    matches = list(from_bytes(data))
-    if not matches or b"\x00" in data[:4096]:
+    # NUL bytes in the head: binary, whatever the detector would say (so it is not run on it).
+    matches = [] if b"\x00" in data[:4096] else list(from_bytes(data))
+    if not matches:
         raise DocumentReadError(
             f"{source}: looks like binary data, not text (no text encoding fits); "
             "convert it to text, Markdown, HTML or PDF first"
