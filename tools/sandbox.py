@@ -195,6 +195,29 @@ def _closed_ancestor(path: str) -> str | None:
     return None
 
 
+def reveal_in_closed_dirs(sources: list[str]) -> list[str]:
+    """bwrap arguments (for a stage run as root) that make `sources` reachable for another uid where
+    they sit under a directory it cannot enter: that directory is overlaid with an empty tmpfs holding
+    just `sources`. Sources other users can reach already are left alone."""
+    args: list[str] = []
+    made: set[str] = set()
+    for top in sorted({a for p in sources if (a := _closed_ancestor(p))}):
+        args += ["--perms", "0755", "--tmpfs", top]
+        made.add(top)
+    for source in sources:
+        top = _closed_ancestor(source)
+        if top is None:
+            continue
+        parent = Path(source).parent
+        for directory in [*reversed(parent.parents), parent]:
+            d = str(directory)
+            if d.startswith(top + "/") and d not in made:
+                args += ["--perms", "0755", "--dir", d]
+                made.add(d)
+        args += ["--ro-bind", source, source]
+    return args
+
+
 def _system_layout() -> list[tuple[str, str]]:
     """(kind, path) for the top-level system directories: ("bind", "/usr"), ("symlink", "/lib")..."""
     layout = [("bind", "/usr")]
@@ -258,7 +281,7 @@ def _bwrap_command(
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailableError("bubblewrap is not installed (apt-get install bubblewrap)")
-    ro_sources = [*python_paths(), worker_source()]
+    pythons = python_paths()
     if os.geteuid() == 0:
         # Outer, root-only stage: a PID namespace whose PID 1 (bubblewrap's reaper, still root, so its
         # parent-death signal survives) dies with us and takes everything below with it; dropping to
@@ -266,21 +289,7 @@ def _bwrap_command(
         # It also makes the Python installation reachable for `uid` where it sits in a closed
         # directory (pyenv in /root), and nothing else there.
         outer = [bwrap, "--dev-bind", "/", "/", "--unshare-pid", "--die-with-parent"]
-        made: set[str] = set()
-        for top in sorted({a for p in ro_sources if (a := _closed_ancestor(p))}):
-            outer += ["--perms", "0755", "--tmpfs", top]
-            made.add(top)
-        for source in ro_sources:
-            top = _closed_ancestor(source)
-            if top is None:
-                continue
-            parent = Path(source).parent
-            for directory in [*reversed(parent.parents), parent]:
-                d = str(directory)
-                if d.startswith(top + "/") and d not in made:
-                    outer += ["--perms", "0755", "--dir", d]
-                    made.add(d)
-            outer += ["--ro-bind", source, source]
+        outer += reveal_in_closed_dirs([*pythons, worker_source()])
         outer += ["--", *_drop_privileges(uid)]
     else:
         outer = [_setpriv(), "--pdeathsig=KILL", "--"]
@@ -300,7 +309,7 @@ def _bwrap_command(
     # /tmp first: a Python installation that lives under /tmp (a CI checkout's venv) is bound on top
     # of the private /tmp instead of being hidden by it
     argv += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
-    for path in python_paths():
+    for path in pythons:
         argv += ["--ro-bind", path, path]
     argv += ["--ro-bind", worker_source(), WORKER_IN_SANDBOX]
     argv += ["--proc", "/proc", "--dev", "/dev"]

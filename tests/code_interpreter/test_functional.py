@@ -273,7 +273,7 @@ async def test_works_for_an_unprivileged_host(backend):
     import sys
     import textwrap
 
-    from llamasys.tools.sandbox import _closed_ancestor, python_paths
+    from llamasys.tools.sandbox import python_paths, reveal_in_closed_dirs
 
     if os.geteuid() != 0 or shutil.which("bwrap") is None:
         pytest.skip("simulating an unprivileged host needs root and bubblewrap")
@@ -298,25 +298,7 @@ async def test_works_for_an_unprivileged_host(backend):
         asyncio.run(main())
         """
     )
-    stage = ["bwrap", "--dev-bind", "/", "/", "--die-with-parent"]
-    made = set()
-    for path in python_paths():
-        top = _closed_ancestor(path)
-        if top is None:
-            continue
-        if top not in made:
-            stage += ["--perms", "0755", "--tmpfs", top]
-            made.add(top)
-        parent = os.path.dirname(path)
-        chain = []
-        while parent != top:
-            chain.append(parent)
-            parent = os.path.dirname(parent)
-        for directory in reversed(chain):
-            if directory not in made:
-                stage += ["--perms", "0755", "--dir", directory]
-                made.add(directory)
-        stage += ["--ro-bind", path, path]
+    stage = ["bwrap", "--dev-bind", "/", "/", "--die-with-parent", *reveal_in_closed_dirs(python_paths())]
     command = [
         *stage, "--", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
         "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp", sys.executable, "-",
