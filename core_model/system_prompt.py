@@ -52,6 +52,7 @@ __all__ = [
     "check_tool_choice",
     "format_code_interpreter_result",
     "format_prompt_date",
+    "function_schema",
     "function_tag_tools_prompt",
     "json_tools_prompt",
     "prepare_tool_dialog",
@@ -158,19 +159,17 @@ def _param_type(schema: Any) -> str:
     return _PARAM_TYPES.get(kind, str(kind) if kind else "any")
 
 
+def function_schema(tool: ToolDefinition) -> dict[str, Any]:
+    """`{"type": "function", "function": {name, description, parameters}}`: the OpenAI / Hugging Face envelope."""
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+    }
+
+
 def json_tools_prompt(tools: Sequence[ToolDefinition]) -> str:
     """The Llama 3.1 user message describing custom tools for `json` calls."""
-    blocks = [
-        json.dumps(
-            {
-                "type": "function",
-                "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
-            },
-            indent=4,
-            ensure_ascii=False,
-        )
-        for t in tools
-    ]
+    blocks = [json.dumps(function_schema(t), indent=4, ensure_ascii=False) for t in tools]
     return _JSON_TOOLS_HEAD + "\n".join(blocks) + _JSON_TOOLS_TAIL
 
 

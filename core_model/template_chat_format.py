@@ -62,7 +62,7 @@ from llamasys.core_model.messages import (
     to_messages,
 )
 from llamasys.core_model.stream_parser import CompletionDecoder, CompletionSyntax, json_start_opening
-from llamasys.core_model.system_prompt import check_tool_choice, tool_choice_instruction
+from llamasys.core_model.system_prompt import check_tool_choice, function_schema, tool_choice_instruction
 from llamasys.core_model.tokenizer import Tokenizer
 from llamasys.core_model.tool_call_codec import (
     ChatFormatError,
@@ -96,16 +96,9 @@ _MARK_END = "\ue001"
 _TOOL_ROLE = re.compile(r"""['"]tool['"]""")
 
 
-def _tool_schema(tool: ToolDefinition) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
-    }
-
-
 def tools_system_prompt(tools: Sequence[ToolDefinition]) -> str:
     """The tool list and calling instruction appended to the system message of templates without `tools`."""
-    listing = "\n".join(json.dumps(_tool_schema(t), ensure_ascii=False) for t in tools)
+    listing = "\n".join(json.dumps(function_schema(t), ensure_ascii=False) for t in tools)
     return (
         "You can call the functions below; each comes with a JSON Schema of its arguments.\n"
         f"<tools>\n{listing}\n</tools>\n\n{TOOL_CALL_INSTRUCTIONS}"
@@ -217,7 +210,7 @@ class TemplateChatFormat(CompletionDecoder):
             else:
                 out.append(entry)
             previous = message
-        schemas = [_tool_schema(t) for t in tools] if tools and self.native_tools else None
+        schemas = [function_schema(t) for t in tools] if tools and self.native_tools else None
         return out, schemas
 
     def _message_dict(self, message: Message) -> dict[str, Any]:
