@@ -330,7 +330,8 @@ def _unshare_script(
     """A POSIX shell script, run as (namespace) root in fresh namespaces, that builds the sandbox's
     read-only root under a private tmpfs, then enters it and drops every privilege."""
     q = shlex.quote
-    stage = _stage_dir([*python_paths(), worker_source()])
+    pythons = python_paths()
+    stage = _stage_dir([*pythons, worker_source()])
     new_root = f"{stage}/.llamasys-root"
     lines = [
         "set -eu",
@@ -358,7 +359,7 @@ def _unshare_script(
         "mkdir -p $R/tmp",
         f"mount -t tmpfs -o mode=1777,nosuid,nodev,size={limits.tmp_bytes} llamasys-tmp $R/tmp",
     ]
-    for path in [*_etc_paths(network), *python_paths()]:
+    for path in [*_etc_paths(network), *pythons]:
         ro_bind(path, path)
     ro_bind(worker_source(), WORKER_IN_SANDBOX)
     owner = f",uid={uid},gid={uid}" if root else ""
