@@ -438,6 +438,16 @@ def _read_object(text: str, pos: int) -> tuple[Any, int]:
         return _literal(node, "arguments"), end
 
 
+def _keyword_values(keywords: list[ast.keyword], callee: str) -> dict[str, Any]:
+    """`callee(a=1, b="x")`'s keyword arguments as JSON values."""
+    arguments: dict[str, Any] = {}
+    for keyword in keywords:
+        if keyword.arg is None:
+            raise _CallArgumentError(f"{callee}: **kwargs is not a JSON value")
+        arguments[keyword.arg] = _literal(keyword.value, f"{callee}({keyword.arg}=...)")
+    return arguments
+
+
 def _calls_from_python_list(node: ast.expr) -> list[ToolCall]:
     if not isinstance(node, ast.List) or not node.elts:
         raise _CallSyntaxError("expected a non-empty list of function calls")
@@ -447,12 +457,7 @@ def _calls_from_python_list(node: ast.expr) -> list[ToolCall]:
             raise _CallSyntaxError("list element is not a call like f(a=1)")
         if element.args:
             raise _CallSyntaxError(f"{element.func.id}: arguments must be given by keyword")
-        arguments: dict[str, Any] = {}
-        for keyword in element.keywords:
-            if keyword.arg is None:
-                raise _CallArgumentError(f"{element.func.id}: **kwargs is not a JSON value")
-            arguments[keyword.arg] = _literal(keyword.value, f"{element.func.id}({keyword.arg}=...)")
-        calls.append(_make_call(element.func.id, arguments))
+        calls.append(_make_call(element.func.id, _keyword_values(element.keywords, element.func.id)))
     return calls
 
 
@@ -470,12 +475,7 @@ def _call_from_builtin_syntax(node: ast.expr) -> ToolCall:
         if len(node.args) == 1 and not node.keywords:  # brave_search.call("x")
             return _make_call(name, {"query": _literal(node.args[0], f"{name}.call")})
         raise _CallSyntaxError(f"{name}.call: arguments must be given by keyword")
-    arguments = {}
-    for keyword in node.keywords:
-        if keyword.arg is None:
-            raise _CallArgumentError(f"{name}.call: **kwargs is not a JSON value")
-        arguments[keyword.arg] = _literal(keyword.value, f"{name}.call({keyword.arg}=...)")
-    return _make_call(name, arguments)
+    return _make_call(name, _keyword_values(node.keywords, f"{name}.call"))
 
 
 _BUILTIN_FALLBACK = re.compile(r'(\w+)\.call\(query="([^"]*)"\)')
