@@ -26,8 +26,8 @@ Which message is judged at each touchpoint:
   (`Agent`), after the user's request. The tool call itself is not what is judged (that was the bug
   of Meta's July 2024 wiring, which ran the output shields on the tool's input).
 
-Verdict. The generated text is parsed tolerantly (`safe`, or `unsafe` then comma-separated codes;
-case, spaces and blank lines do not matter); unknown codes are reported in `details["unknown_codes"]`
+Verdict. The generated text is parsed tolerantly (`safe`, or `unsafe` then the categories as codes,
+codes with names or names alone, comma- or line-separated; case, spaces and blank lines do not matter); unknown codes are reported in `details["unknown_codes"]`
 and still count as unsafe; text that is neither makes the verdict *unavailable* (fail closed by policy).
 The score is Meta's classifier score: P(first token of "unsafe") at the first generated position, a
 softmax over the whole vocabulary at temperature 1 (not renormalised against "safe").
@@ -243,27 +243,93 @@ class GuardOutput(BaseModel):
     raw: str
 
 
-_CODE = re.compile(r"^S(\d{1,2})$")
+# How guard models write categories: `S1`, `s1`, `S 1`, `S-1`, `S01`, each optionally followed by its
+# name (`S1: Violent Crimes.`, `S1 - Violent Crimes`, `S1 (Violent Crimes)`), or the name alone;
+# separated by commas, semicolons, slashes, "and" or new lines, possibly bulleted or bracketed.
+_CODE = re.compile(r"(?<![A-Za-z0-9])S[ \t]?-?[ \t]?0*(\d{1,3})(?![0-9])", re.IGNORECASE)
+
+
+def _name_pattern(name: str) -> str:
+    # "Self-Harm" also as "self harm" / "selfharm"; "Non-Violent Crimes" also as "Nonviolent crimes".
+    words = re.split(r"[\s\-]+", name)
+    return r"[\s\-_]*".join(re.escape(w) for w in words)
+
+
+_NAMES = re.compile(
+    r"(?<![A-Za-z])(?:"
+    + "|".join(
+        f"(?P<{code}>{_name_pattern(name)})"
+        # longest first, so "Non-Violent Crimes" is not read as "Violent Crimes"
+        for code, name in sorted(CATEGORIES.items(), key=lambda item: -len(item[1]))
+    )
+    + r")(?![A-Za-z])",
+    re.IGNORECASE,
+)
+# What joins a code to its name on one line (`S1: `, `S1 - `, `S1 (`); a comma or new line starts another item.
+_LABEL = re.compile(r"[ \t]*[:.\-–—(]?[ \t]*\Z")
+# What may sit between codes and names without meaning anything: punctuation, bullets, connectives.
+_FILLER = re.compile(
+    r"^(?:[\s,;:/|&+.()\[\]{}<>*#`'\"\-–—•]|\band\b|\bor\b|\bcategor(?:y|ies)\b|\bviolated\b)*$",
+    re.IGNORECASE,
+)
+
+
+def _category_codes(rest: str, known: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The category codes in the text after the verdict, and the pieces that are no category."""
+    found: list[tuple[int, str]] = []  # (position, code)
+    code_ends: list[int] = []
+    for match in _CODE.finditer(rest):
+        found.append((match.start(), f"S{int(match.group(1))}"))
+        code_ends.append(match.end())
+    taken = [(start, end) for (start, _), end in zip(found, code_ends, strict=True)]
+    for match in _NAMES.finditer(rest):
+        if any(start <= match.start() < end for start, end in taken):
+            continue
+        taken.append(match.span())
+        # A name right after a code labels that code (`S1: Violent Crimes.`); it adds no code of its own.
+        previous = max((end for end in code_ends if end <= match.start()), default=None)
+        if previous is not None and _LABEL.match(rest[previous : match.start()]):
+            continue
+        found.append((match.start(), next(c for c, t in match.groupdict().items() if t is not None)))
+    codes: list[str] = []
+    unknown: list[str] = []
+    for _, code in sorted(found):
+        if code not in known:
+            if code not in unknown:
+                unknown.append(code)
+        elif code not in codes:
+            codes.append(code)
+    # Whatever is left once codes, names and separators are taken out is reported as is.
+    cursor, leftovers = 0, []
+    for start, end in sorted(taken):
+        leftovers.append(rest[cursor:start])
+        cursor = max(cursor, end)
+    leftovers.append(rest[cursor:])
+    for piece in leftovers:
+        for token in re.split(r"[\s,;/|]+", piece):
+            token = token.strip(".:()[]{}<>*#`'\"-–—•")
+            if token and not _FILLER.match(token) and token not in unknown:
+                unknown.append(token)
+    return codes, unknown
 
 
 def parse_guard_output(text: str, known: Sequence[str] = CATEGORIES_8B) -> GuardOutput:
-    """Parse `safe` / `unsafe\\nS1,S10`, tolerant of case, spacing, blank lines and separators."""
+    """Parse Llama Guard's generated text into a verdict and category codes.
+
+    `safe`, or `unsafe` followed by the violated categories written any way a guard model writes them:
+    codes (`S1,S10`; case, spaces, leading zeros and `S-1` do not matter), codes with their names
+    (`S1: Violent Crimes.`), names alone (`Violent Crimes`), one per line or comma/semicolon/`and`
+    separated, bulleted or bracketed — all give the same codes. Codes outside `known` (e.g. S14 for a
+    1B model) and words that are no category go to `unknown_codes`. Text that is neither verdict gives
+    `safe=None`."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return GuardOutput(safe=None, raw=text)
-    head = lines[0].lower()
+    first = lines[0].lstrip("*_#>-`'\" \t")
+    head = first.lower()
     if head.startswith("unsafe"):
-        rest = " ".join([lines[0][len("unsafe") :], *lines[1:]])
-        codes: list[str] = []
-        unknown: list[str] = []
-        for token in (t for t in re.split(r"[\s,;]+", rest) if t):
-            code = token.upper().rstrip(".")
-            match = _CODE.match(code)
-            if match and code in known:
-                if code not in codes:
-                    codes.append(code)
-            elif token not in unknown:
-                unknown.append(token)
+        rest = "\n".join([first[len("unsafe") :], *lines[1:]])
+        codes, unknown = _category_codes(rest, known)
         return GuardOutput(safe=False, codes=codes, unknown_codes=unknown, raw=text)
     if re.match(r"^safe\b", head):
         return GuardOutput(safe=True, raw=text)
