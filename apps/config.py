@@ -108,6 +108,9 @@ class ShieldSettings(_Section):
         "block", description="a shield whose model is missing: block (fail closed) or warn (flagged)"
     )
     llama_guard: str = Field("llama-guard-3-1b", description="catalogue id or checkpoint path")
+    llama_guard_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="None: Llama Guard's text decides; t: unsafe when P(unsafe) >= t"
+    )
     prompt_guard: str = Field("prompt-guard-86m", description="catalogue id or checkpoint path")
 
 
