@@ -4,7 +4,7 @@ config.json or GGUF metadata, plus the q/k row permutation that separates the tw
 The engine computes in Meta's layout: RoPE rotates adjacent pairs `(x[2i], x[2i+1])` and weights use
 Meta's names (`layers.{i}.attention.wq.weight`, ...). Hugging Face checkpoints permute the rows of wq
 and wk per head so that RoPE can rotate halves instead; `hf_to_meta_qk` undoes that permutation.
-Facts: shared/research/anchors-engine.md §1.
+Facts: Meta's llama-models 0.3.0 (`llama_models/llama3/args.py`, `model.py`; `sku_list.py` for shapes).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class ModelArgs:
     @classmethod
     def from_meta_params(cls, params: dict[str, Any]) -> ModelArgs:
         """From Meta's params.json. It carries no rope factor: Llama 3.2 1B/3B (dim 2048 / 3072,
-        use_scaled_rope) get 32, every other scaled model 8 (anchors-engine §1.3)."""
+        use_scaled_rope) get 32, every other scaled model 8 (llama-models 0.3.0 `llama3/model.py`, `apply_scaling`)."""
         dim = int(params["dim"])
         n_heads = int(params["n_heads"])
         scaling = None
@@ -176,7 +176,7 @@ def _llama3_scaling(rs: dict[str, Any]) -> RopeScaling:
 
 
 def llama3_frequency_divisors(scaling: RopeScaling, head_dim: int, rope_theta: float) -> torch.Tensor:
-    """Per-frequency divisors d_i with f'_i = f_i / d_i under llama3 scaling (anchors-engine §1.3):
+    """Per-frequency divisors d_i with f'_i = f_i / d_i under llama3 scaling (llama-models 0.3.0 `llama3/model.py`, `apply_scaling`):
     1 for wavelengths under L/high, `factor` above L/low, interpolated in between. This is what
     llama.cpp stores as GGUF's `rope_freqs.weight` (float32, head_dim/2 values)."""
     freqs = 1.0 / (rope_theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
@@ -205,3 +205,27 @@ def meta_to_hf_qk(weight: torch.Tensor, n_heads: int) -> torch.Tensor:
     out_dim, in_dim = weight.shape
     head_dim = out_dim // n_heads
     return weight.view(n_heads, head_dim // 2, 2, in_dim).transpose(1, 2).reshape(out_dim, in_dim)
+
+
+def expected_meta_shapes(args: ModelArgs) -> dict[str, tuple[int, ...]]:
+    """Every Meta-named tensor of a model with these args, and its shape."""
+    q, kv = args.n_heads * args.head_dim, args.n_kv_heads * args.head_dim
+    shapes: dict[str, tuple[int, ...]] = {
+        "tok_embeddings.weight": (args.vocab_size, args.dim),
+        "norm.weight": (args.dim,),
+        "output.weight": (args.vocab_size, args.dim),
+    }
+    for i in range(args.n_layers):
+        p = f"layers.{i}."
+        shapes |= {
+            p + "attention.wq.weight": (q, args.dim),
+            p + "attention.wk.weight": (kv, args.dim),
+            p + "attention.wv.weight": (kv, args.dim),
+            p + "attention.wo.weight": (args.dim, q),
+            p + "feed_forward.w1.weight": (args.ffn_hidden_dim, args.dim),
+            p + "feed_forward.w2.weight": (args.dim, args.ffn_hidden_dim),
+            p + "feed_forward.w3.weight": (args.ffn_hidden_dim, args.dim),
+            p + "attention_norm.weight": (args.dim,),
+            p + "ffn_norm.weight": (args.dim,),
+        }
+    return shapes

@@ -1,7 +1,9 @@
 """The CPU decode step as one call into C: the whole token, every layer, no Python in between.
 
-    >>> step = CpuDecodeStep(model)                    # binds the model's weights and KV cache
-    >>> logits = step(tokens, positions)               # LongTensor [n] each -> float32 [n, vocab]
+    ```python
+    step = CpuDecodeStep(model)                    # binds the model's weights and KV cache
+    logits = step(tokens, positions)               # LongTensor [n] each -> float32 [n, vocab]
+    ```
 
 Why: at SmolLM2-135M size a bf16 decode step reads ~270 MB of weights (~4 ms at this machine's
 bandwidth), but in eager PyTorch it also runs ~400 small operators, each a few microseconds of
@@ -35,9 +37,9 @@ import weakref
 
 import torch
 
-from .model import Linear, Transformer
-from .native_library import NativeBuildError, load_native_library
-from .quantize import Fp8Linear, Int8Linear
+from llamasys.core_model.model import Linear, Transformer
+from llamasys.core_model.native_library import NativeBuildError, load_native_library
+from llamasys.core_model.quantize import Fp8Linear, Int8Linear
 
 __all__ = ["CpuDecodeStep", "NativeBuildError", "unsupported_reason"]
 

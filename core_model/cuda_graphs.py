@@ -1,9 +1,11 @@
 """CUDA-graph capture of the one-token decode step, one graph per batch-size bucket.
 
-    >>> graphs = DecodeGraphs(model, buckets=batch_buckets(4))   # captures 1, 2, 4 at once
-    >>> logits = graphs.step(tokens, positions)   # LongTensor [n] each -> float32 [n, vocab] (a copy)
+    ```python
+    graphs = DecodeGraphs(model, buckets=batch_buckets(4))   # captures 1, 2, 4 at once
+    logits = graphs.step(tokens, positions)   # LongTensor [n] each -> float32 [n, vocab] (a copy)
+    ```
 
-Rules followed (PyTorch notes "CUDA Graphs", shared/research/anchors-engine.md §4): static input
+Rules followed (PyTorch's notes "CUDA Graphs", docs/source/notes/cuda.rst, and gpt-fast's `generate.py`): static input
 buffers (tokens, positions) copied into before each replay; the step itself has fixed shapes
 (attention over the whole `max_seq_len` cache, positions masking the rest, tensor-indexed cache
 writes) and no host synchronisation; two warm-up runs on a side stream before capture; each bucket
@@ -22,7 +24,7 @@ import time
 
 import torch
 
-from .model import Transformer
+from llamasys.core_model.model import Transformer
 
 __all__ = ["DecodeGraphs", "batch_buckets"]
 

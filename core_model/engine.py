@@ -1,12 +1,14 @@
 """The inference engine: a loaded model, its tokenizer, and generation.
 
-    >>> from llamasys.core_model import load_model, SamplingParams
-    >>> engine = load_model("smollm2-135m-instruct", quantization="int8")   # or a folder / .gguf
-    >>> ids = engine.tokenizer.encode("The capital of France is", bos=True, eos=False, allow_special=False)
-    >>> [c] = engine.generate([ids], SamplingParams(max_tokens=16))
-    >>> c.text, c.stop_reason, c.tokens_per_s
-    >>> for event in engine.stream(ids, SamplingParams(temperature=0.7, seed=1)):
-    ...     print(event.text, end="")
+    ```python
+    from llamasys.core_model import load_model, SamplingParams
+    engine = load_model("smollm2-135m-instruct", quantization="int8")   # or a folder / .gguf
+    ids = engine.tokenizer.encode("The capital of France is", bos=True, eos=False, allow_special=False)
+    [c] = engine.generate([ids], SamplingParams(max_tokens=16))
+    c.text, c.stop_reason, c.tokens_per_s
+    for event in engine.stream(ids, SamplingParams(temperature=0.7, seed=1)):
+        print(event.text, end="")
+    ```
 
 How a call runs: every prompt is prefilled with one forward into its own row of the static KV cache,
 then all rows decode together, one token per step, each at its own position (sequences of different
@@ -42,15 +44,15 @@ from typing import Any
 import torch
 from pydantic import BaseModel, Field
 
-from .config import ModelArgs
-from .cuda_graphs import DecodeGraphs
-from .errors import ModelError, SequenceTooLongError
-from .messages import StopReason
-from .model import Linear, Transformer
-from .quantize import QUANTIZATIONS, Fp8Linear, quantize_model
-from .sampling import SamplingParams, make_generator, sample, token_logprobs
+from llamasys.core_model.config import ModelArgs
+from llamasys.core_model.cuda_graphs import DecodeGraphs
+from llamasys.core_model.errors import ModelError, SequenceTooLongError
+from llamasys.core_model.messages import StopReason
+from llamasys.core_model.model import Linear, Transformer
+from llamasys.core_model.quantize import QUANTIZATIONS, Fp8Linear, quantize_model
+from llamasys.core_model.sampling import SamplingParams, make_generator, sample, token_logprobs
 
-__all__ = ["Completion", "Engine", "StreamEvent", "TokenLogprob", "load_model"]
+__all__ = ["Completion", "Engine", "TokenEvent", "TokenLogprob", "load_model"]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ class Completion(BaseModel):
     )
 
 
-class StreamEvent(BaseModel):
+class TokenEvent(BaseModel):
     """One streamed token (`token_id`, `text` = the new text it completes, maybe empty), or the final
     event (`token_id` None) that carries what was held back, the stop reason and the whole completion."""
 
@@ -209,7 +211,12 @@ class Engine:
             wanted = False
         if wanted is False:
             return None
-        from .cpu_decode import CpuDecodeStep, NativeBuildError, fp8_to_bf16, unsupported_reason
+        from llamasys.core_model.cpu_decode import (
+            CpuDecodeStep,
+            NativeBuildError,
+            fp8_to_bf16,
+            unsupported_reason,
+        )
 
         if self.graphs is not None:
             reason = "CUDA graphs run the decode step"
@@ -250,7 +257,7 @@ class Engine:
         compile: bool = False,
         cpu_kernels: bool | None = None,
     ) -> Engine:
-        """Build an engine from a `checkpoint.Checkpoint` (args, Meta-layout state dict, tokenizer)."""
+        """Build an engine from a `checkpoints.Checkpoint` (args, Meta-layout state dict, tokenizer)."""
         if quantization is not None and quantization not in QUANTIZATIONS:
             raise ValueError(
                 f"unknown quantization {quantization!r}: expected one of {', '.join(QUANTIZATIONS)}"
@@ -305,13 +312,8 @@ class Engine:
     def chat_format(self):
         """The chat format for this model (Llama 3 headers, or the checkpoint's own template)."""
         if self._chat_format is None:
-            try:
-                from .chat_format import make_chat_format
-            except ImportError as exc:
-                raise ModelError(
-                    "llamasys.core_model.chat_format is not available in this installation: "
-                    "encode prompts with engine.tokenizer directly"
-                ) from exc
+            from llamasys.core_model.chat.format import make_chat_format
+
             self._chat_format = make_chat_format(self.tokenizer, self.chat_template)
         return self._chat_format
 
@@ -386,16 +388,16 @@ class Engine:
             out += [self._completion(r, timing) for r in rows]
         return out
 
-    def stream(self, prompt: Sequence[int], sampling: SamplingParams | None = None) -> Iterator[StreamEvent]:
+    def stream(self, prompt: Sequence[int], sampling: SamplingParams | None = None) -> Iterator[TokenEvent]:
         """Yield one event per generated token as it comes, then a final event with the completion."""
         sampling = sampling or SamplingParams()
         row = self._new_row(self._check_prompt(prompt, sampling), sampling)
         timing = _Timing()
         for _, token_id, logprob in self._run([row], sampling, timing):
             text = row.text.take(final=row.done)
-            yield StreamEvent(token_id=token_id, text=text, logprob=logprob)
+            yield TokenEvent(token_id=token_id, text=text, logprob=logprob)
         completion = self._completion(row, timing)
-        yield StreamEvent(text=row.text.take(final=True), stop_reason=row.stop_reason, completion=completion)
+        yield TokenEvent(text=row.text.take(final=True), stop_reason=row.stop_reason, completion=completion)
 
     def _check_prompt(self, prompt: Sequence[int], sampling: SamplingParams) -> list[int]:
         ids = [int(i) for i in prompt]
@@ -565,7 +567,7 @@ def load_model(
     step (`cpu_decode.py`) when it supports the model and a C compiler is there, True = require it,
     False = PyTorch eager. compile: torch.compile the PyTorch decode step instead (off by default:
     measure with `llamasys bench engine --compile` on your machine first)."""
-    from .checkpoint import read_checkpoint
+    from llamasys.core_model.checkpoints import read_checkpoint
 
     # Unquantized, dequantize/cast each tensor straight to `dtype` (an 8B GGUF would otherwise pass
     # through 32 GB of float32); quantizers read the weights at the precision they are stored in.

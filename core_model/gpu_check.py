@@ -30,12 +30,11 @@ from typing import Any
 
 import torch
 
-from .benchmark import copy_bandwidth
-from .config import ModelArgs, RopeScaling
-from .engine import Engine
-from .model import Transformer
-from .quantize import quantize_model, supports_scaled_mm
-from .sampling import SamplingParams
+from llamasys.core_model.config import ModelArgs, RopeScaling
+from llamasys.core_model.engine import Engine
+from llamasys.core_model.model import Transformer
+from llamasys.core_model.quantize import quantize_model, supports_scaled_mm
+from llamasys.core_model.sampling import SamplingParams
 
 __all__ = ["main", "run_check"]
 
@@ -43,6 +42,23 @@ log = logging.getLogger(__name__)
 
 LLAMA31_8B = dict(dim=4096, n_heads=32, n_kv_heads=8, vocab_size=128256, ffn_hidden_dim=14336)
 TINY = dict(dim=256, n_heads=8, n_kv_heads=2, vocab_size=1024, ffn_hidden_dim=512)
+
+
+def copy_bandwidth(device: str, nbytes: int = 256 << 20, repeats: int = 8) -> float:
+    """Bytes per second moved by `dst.copy_(src)` of a large tensor on `device` (read + write), best of
+    `repeats`; the card's roofline for a decode step that must read every weight once per token."""
+    src = torch.ones(nbytes // 4, dtype=torch.float32, device=device)
+    dst = torch.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        dst.copy_(src)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * nbytes / best
 
 
 class _NullTokenizer:

@@ -4,9 +4,11 @@ These are data, not behaviour: the chat format turns them into tokens and back, 
 describes itself with `ToolDefinition`, the orchestrator stores them. Everything is a pydantic v2 model,
 so every value here is JSON-serialisable.
 
-    >>> from llamasys.core_model.messages import UserMessage, AssistantMessage, ToolCall
-    >>> UserMessage(content="What is 2+2?")
-    >>> AssistantMessage(content="", tool_calls=[ToolCall(tool_name="brave_search", arguments={"query": "x"})])
+    ```python
+    from llamasys.core_model.messages import UserMessage, AssistantMessage, ToolCall
+    UserMessage(content="What is 2+2?")
+    AssistantMessage(content="", tool_calls=[ToolCall(tool_name="brave_search", arguments={"query": "x"})])
+    ```
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """The Llama 3.x decoder with a static, pre-allocated KV cache.
 
-    >>> model = Transformer(args, max_batch_size=4, max_seq_len=2048, dtype=torch.bfloat16)
-    >>> model.load_meta_state_dict(state_dict)          # Meta names, Meta q/k layout
-    >>> logits = model(tokens, input_pos, row_start=0, kv_len=16)   # float32 [B, T, vocab]
+    ```python
+    model = Transformer(args, max_batch_size=4, max_seq_len=2048, dtype=torch.bfloat16)
+    model.load_meta_state_dict(state_dict)          # Meta names, Meta q/k layout
+    logits = model(tokens, input_pos, row_start=0, kv_len=16)   # float32 [B, T, vocab]
+    ```
 
-Math (shared/research/anchors-engine.md §1.2-1.3): pre-norm residual blocks, RMSNorm computed in
+Math (Meta's llama-models 0.3.0, `llama_models/llama3/model.py` and `args.py`): pre-norm residual blocks, RMSNorm computed in
 float32, RoPE on adjacent pairs `(x[2i], x[2i+1])` as a complex multiply in float32 with the llama3
 frequency scaling taken from `ModelArgs.rope_scaling`, grouped-query attention, SwiGLU, no biases.
 
@@ -27,9 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import expected_meta_shapes
-from .config import ModelArgs, RopeScaling
-from .errors import CheckpointError
+from llamasys.core_model.config import ModelArgs, RopeScaling, expected_meta_shapes
+from llamasys.core_model.errors import CheckpointError
 
 __all__ = ["Transformer", "Linear", "precompute_freqs_cis", "apply_llama3_scaling"]
 

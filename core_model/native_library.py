@@ -1,7 +1,9 @@
 """Compile a C source that ships with the package into a shared library for this machine, once.
 
-    >>> lib = load_native_library("cpu_decode.c")                 # -O3 -march=native -fopenmp
-    >>> lib = load_native_library("cpu_decode.c", portable=True)  # no CPU-specific instructions
+    ```python
+    lib = load_native_library("cpu_decode.c")                 # -O3 -march=native -fopenmp
+    lib = load_native_library("cpu_decode.c", portable=True)  # no CPU-specific instructions
+    ```
 
 The library is built with the system C compiler (`$CC`, else `cc`/`gcc`) for the CPU it runs on and
 cached under `$LLAMASYS_HOME/kernels` (default `~/.cache/llamasys/kernels`), keyed by the source,
@@ -29,8 +31,8 @@ from pathlib import Path
 
 import torch  # noqa: F401  (loads PyTorch's OpenMP runtime before any library of ours)
 
-from .catalog import llamasys_home
-from .errors import ModelError
+from llamasys.core_model.checkpoints.catalog import llamasys_home
+from llamasys.core_model.errors import ModelError
 
 __all__ = ["NativeBuildError", "kernel_cache_dir", "load_native_library"]
 

@@ -1,10 +1,12 @@
 """Weight quantization of the decoder's linear layers: FP8 (Meta's recipe) and int8.
 
-    >>> quantize_model(model, "fp8")       # FFN w1/w3/w2 of blocks 1..n-2, like Meta's fp8_mixed
-    >>> quantize_model(model, "fp8-all")   # every linear layer, the output head included
-    >>> quantize_model(model, "int8")      # every linear layer; the fast CPU path
+    ```python
+    quantize_model(model, "fp8")       # FFN w1/w3/w2 of blocks 1..n-2, like Meta's fp8_mixed
+    quantize_model(model, "fp8-all")   # every linear layer, the output head included
+    quantize_model(model, "int8")      # every linear layer; the fast CPU path
+    ```
 
-FP8 (shared/research/anchors-engine.md §3): weights are `float8_e4m3fn` `[N, K]` with one float32 scale
+FP8 (Meta's recipe: llama-models 0.3.0 `llama3/quantization/loader.py` and `quantize_impls.py`): weights are `float8_e4m3fn` `[N, K]` with one float32 scale
 per output row (`row_amax / 448`), clamped to ±448 before the cast because the cast does not saturate
 (values past 448 would become NaN). On CUDA with compute capability >= 8.9 the matmul is W8A8: each
 activation row (token) gets a dynamic scale from its absolute maximum, capped at 1200 (`amax =
@@ -29,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import Linear, Transformer
+from llamasys.core_model.model import Linear, Transformer
 
 __all__ = [
     "QUANTIZATIONS",

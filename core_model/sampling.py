@@ -1,8 +1,10 @@
 """Sampling parameters and token sampling that never waits for the device.
 
-    >>> params = SamplingParams(temperature=0.6, top_p=0.9, seed=7, max_tokens=128, stop=["\\n\\n"])
-    >>> gen = make_generator(params, device)
-    >>> next_ids = sample(logits, params, gen)      # LongTensor [B], still on the device
+    ```python
+    params = SamplingParams(temperature=0.6, top_p=0.9, seed=7, max_tokens=128, stop=["\\n\\n"])
+    gen = make_generator(params, device)
+    next_ids = sample(logits, params, gen)      # LongTensor [B], still on the device
+    ```
 
 Greedy is `temperature == 0` (argmax). Otherwise logits are divided by the temperature, cut to the
 `top_k` best and then to the smallest set whose probability reaches `top_p`, and one token is drawn
@@ -15,55 +17,10 @@ from __future__ import annotations
 import random
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from llamasys.core_model.sampling_params import SamplingParams
 
 __all__ = ["SamplingParams", "filtered_probs", "make_generator", "sample", "token_logprobs"]
-
-
-class SamplingParams(BaseModel):
-    """How to pick tokens and when to stop."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    temperature: float = Field(0.0, ge=0.0, le=100.0, description="0 is greedy")
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    top_k: int = Field(0, ge=0, description="0 keeps every token")
-    seed: int | None = Field(None, description="makes sampling reproducible")
-    max_tokens: int = Field(256, ge=1, description="generation budget, prompt not counted")
-    stop_token_ids: tuple[int, ...] = Field((), description="added to the tokenizer's stop tokens")
-    stop: tuple[str, ...] = Field((), description="stop strings, trimmed from the text")
-    logprobs: bool | int = Field(False, description="True: log-prob of each token; N: and the N best")
-
-    @field_validator("stop", mode="before")
-    @classmethod
-    def _one_stop_string(cls, v):
-        return (v,) if isinstance(v, str) else v
-
-    @field_validator("stop")
-    @classmethod
-    def _no_empty_stop(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if any(s == "" for s in v):
-            raise ValueError("stop strings must not be empty")
-        return v
-
-    @field_validator("logprobs")
-    @classmethod
-    def _logprobs_range(cls, v: bool | int) -> bool | int:
-        if not isinstance(v, bool) and not 0 <= v <= 20:
-            raise ValueError("logprobs must be a bool or a number of alternatives between 0 and 20")
-        return v
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0.0
-
-    @property
-    def top_logprobs(self) -> int:
-        return 0 if isinstance(self.logprobs, bool) else self.logprobs
-
-    @property
-    def wants_logprobs(self) -> bool:
-        return bool(self.logprobs)
 
 
 def make_generator(params: SamplingParams, device: torch.device | str) -> torch.Generator | None:

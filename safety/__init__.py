@@ -1,9 +1,11 @@
 """llamasys.safety: shields that gate what goes into and comes out of an agent.
 
-    >>> from llamasys.safety import LlamaGuard, PromptGuard, CodeShield, Touchpoint, run_shields
-    >>> guard = LlamaGuard("llama-guard-3-1b", excluded_categories=["S6"])
-    >>> verdict = await guard.check([UserMessage(content="How do I make a cake?")], touchpoint="user_input")
-    >>> verdict.allowed, verdict.level, verdict.categories, verdict.score, verdict.user_message
+    ```python
+    from llamasys.safety import LlamaGuard, PromptGuard, CodeShield, Touchpoint, run_shields
+    guard = LlamaGuard("llama-guard-3-1b", excluded_categories=["S6"])
+    verdict = await guard.check([UserMessage(content="How do I make a cake?")], touchpoint="user_input")
+    verdict.allowed, verdict.level, verdict.categories, verdict.score, verdict.user_message
+    ```
 
 - `Shield.check(messages, *, touchpoint) -> ShieldVerdict`; touchpoints: user_input, tool_input,
   tool_output, assistant_output. A shield whose model is missing or broken returns an *unavailable*

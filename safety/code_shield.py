@@ -1,9 +1,11 @@
 """A static scanner for code the model wants to run: insecure or dangerous patterns, each with a CWE id.
 
-    >>> result = scan_code("import hashlib\\nh = hashlib.md5(pw).hexdigest()")
-    >>> result.treatment, [(f.pattern_id, f.cwe_id, f.line) for f in result.findings]
-    ('warn', [('PY-WEAK-HASH', 'CWE-328', 2)])
-    >>> verdict = await CodeShield().check(messages, touchpoint="tool_input")
+    ```python
+    result = scan_code("import hashlib\\nh = hashlib.md5(pw).hexdigest()")
+    result.treatment, [(f.pattern_id, f.cwe_id, f.line) for f in result.findings]
+    # -> ('warn', [('PY-WEAK-HASH', 'CWE-328', 2)])
+    verdict = await CodeShield().check(messages, touchpoint="tool_input")
+    ```
 
 Languages: Python (read through its syntax tree, so aliases like `import subprocess as sp` and
 `from os import system` are followed, and only non-constant arguments count as injection), shell,

@@ -1,11 +1,13 @@
 """Llama Guard 3 as a shield: Meta's prompt, the verdict it generates, and the probability of `unsafe`.
 
-    >>> guard = LlamaGuard("llama-guard-3-1b")                       # or a folder, or a loaded Engine
-    >>> guard.build_prompt([UserMessage(content="How do I make a cake?")])   # the exact prompt text
-    >>> verdict = await guard.check(messages, touchpoint="user_input")
-    >>> verdict.allowed, verdict.categories, verdict.score           # False, ['S1'], 0.97
+    ```python
+    guard = LlamaGuard("llama-guard-3-1b")                       # or a folder, or a loaded Engine
+    guard.build_prompt([UserMessage(content="How do I make a cake?")])   # the exact prompt text
+    verdict = await guard.check(messages, touchpoint="user_input")
+    verdict.allowed, verdict.categories, verdict.score           # False, ['S1'], 0.97
+    ```
 
-The prompt (shared/research/anchors-safety.md §1.3) is Meta's task text, the category list
+The prompt (Meta's Llama Guard 3 model card and llama-models' `prompt_format` for Llama Guard 3) is Meta's task text, the category list
 (`S1: Violent Crimes.` ... S1–S13 for the 1B model, S1–S14 for the 8B), the conversation as `User:` /
 `Agent:` turns, and the instruction to judge ONLY THE LAST `User` or `Agent` message — `User` when a
 user spoke last (prompt classification), `Agent` otherwise (response classification). It is framed as

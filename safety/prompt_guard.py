@@ -1,11 +1,13 @@
 """Prompt Guard (v1, 3 labels) and Llama Prompt Guard 2 (86M / 22M, 2 labels) as a shield.
 
-    >>> pg = PromptGuard("prompt-guard-86m")                 # catalogue id, a folder, or (model, tokenizer)
-    >>> pg.jailbreak_score("Ignore your previous instructions.")       # 0.9999
-    >>> pg.injection_score(['{"weather": "sunny"}', "..."])          # batched: one score per text
-    >>> verdict = await pg.check(messages, touchpoint="tool_output")
+    ```python
+    pg = PromptGuard("prompt-guard-86m")                 # catalogue id, a folder, or (model, tokenizer)
+    pg.jailbreak_score("Ignore your previous instructions.")       # 0.9999
+    pg.injection_score(['{"weather": "sunny"}', "..."])          # batched: one score per text
+    verdict = await pg.check(messages, touchpoint="tool_output")
+    ```
 
-Scores (shared/research/anchors-safety.md §2.2): `probs = softmax(logits / temperature)`.
+Scores (Meta's Prompt Guard model card and its inference utilities in PurpleLlama): `probs = softmax(logits / temperature)`.
 - v1 (BENIGN, INJECTION, JAILBREAK): jailbreak = P(JAILBREAK); injection = P(INJECTION) + P(JAILBREAK).
 - v2 (BENIGN, MALICIOUS): both scores are P(MALICIOUS) (v2 has no separate injection label).
 The number of labels decides; label names from the model's `id2label` are used when they are the
@@ -296,7 +298,7 @@ def _load(model: str | Path) -> tuple[Any, Any]:
                 f"{path}: no such folder (expected a Prompt Guard folder or a catalogue id)"
             )
         try:  # the catalogue knows where a downloaded model lives
-            from llamasys.core_model import catalog
+            from llamasys.core_model.checkpoints import catalog
         except ImportError as e:
             raise FileNotFoundError(
                 f"{model!r} is not a folder and the model catalogue is not available ({e})"

@@ -1,8 +1,10 @@
 """The shield interface, its fail-closed policy, and the plumbing every shield shares.
 
-    >>> verdict = await shield.check(messages, touchpoint="user_input")
-    >>> verdicts = await run_shields([guard, prompt_guard], messages, touchpoint=Touchpoint.user_input)
-    >>> blocked = first_block(verdicts)        # the verdict to act on, or None
+    ```python
+    verdict = await shield.check(messages, touchpoint="user_input")
+    verdicts = await run_shields([guard, prompt_guard], messages, touchpoint=Touchpoint.user_input)
+    blocked = first_block(verdicts)        # the verdict to act on, or None
+    ```
 
 A subclass implements `_check(messages, touchpoint) -> ShieldVerdict`. `check` validates the input,
 times the call and turns every failure of the shield's own machinery (`ShieldUnavailableError`, or any

@@ -1,9 +1,11 @@
 """What a shield says about a conversation: the verdict, where it was taken, and the policies around it.
 
-    >>> v = ShieldVerdict.violation("llama_guard", Touchpoint.user_input, categories=["S1"], score=0.97,
-    ...                             user_message="I can't answer that. Can I help with something else?")
-    >>> v.allowed, v.level
-    (False, <ViolationLevel.block: 'block'>)
+    ```python
+    v = ShieldVerdict.violation("llama_guard", Touchpoint.user_input, categories=["S1"], score=0.97,
+                                user_message="I can't answer that. Can I help with something else?")
+    v.allowed, v.level
+    # -> (False, <ViolationLevel.block: 'block'>)
+    ```
 
 Every verdict is a pydantic model, so it serialises to JSON for events, logs and the CLI.
 

@@ -6,7 +6,7 @@
 
 The request is the one Meta's reference system makes: `GET https://api.wolframalpha.com/v2/query` with
 `input`, `appid`, `format=plaintext` and `output=json`. The answer is trimmed the same way
-(research notes, anchors-agentic §5.2), which keeps the model's context small:
+(Meta's llama-stack Wolfram Alpha tool), which keeps the model's context small:
 
 - these `queryresult` keys are removed: datatypes, error, timedout, timedoutpods, numpods, timing,
   parsetiming, parsetimedout, recalculate, id, host, server, related, version, assumptions;

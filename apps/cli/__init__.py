@@ -2,10 +2,7 @@
 typer apps of `app.py`; importing them here is what puts them on the command line."""
 
 from . import (  # noqa: F401  (imported for their registrations)
-    bench_engine,
-    bench_rag,
-    bench_safety,
-    bench_tools,
+    bench,
     chat,
     mcp_commands,
     model_commands,

@@ -130,7 +130,7 @@ def chat(
 
 def _recommended_sampling(model: str, temperature: float | None, top_p: float | None) -> tuple[float, float]:
     """What the user gave, else the catalogue entry's recommendation, else Meta's 0.6 / 0.9."""
-    from llamasys.core_model.catalog import CATALOG
+    from llamasys.core_model.checkpoints.catalog import CATALOG
 
     entry = CATALOG.get(model)
     if temperature is None:

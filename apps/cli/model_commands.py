@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from llamasys.core_model.catalog import CATALOG, HubSource, PyPISource, get_entry, resolve
-from llamasys.core_model.download import download, verify, verify_folder
+from llamasys.core_model.checkpoints.catalog import CATALOG, HubSource, PyPISource, get_entry, resolve
+from llamasys.core_model.checkpoints.download import download, verify, verify_folder
 from llamasys.core_model.errors import ModelError
 
 from .app import model_app

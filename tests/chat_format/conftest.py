@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from llamasys.core_model.chat_format import Llama3ChatFormat
-from llamasys.core_model.tokenizer_llama3 import Llama3Tokenizer
+from llamasys.core_model.chat.format import Llama3ChatFormat
+from llamasys.core_model.tokenizers.llama3 import Llama3Tokenizer
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +41,7 @@ def smollm2_gguf() -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2_metadata(smollm2_gguf) -> dict:
-    from llamasys.core_model.checkpoint_gguf import open_gguf
+    from llamasys.core_model.checkpoints.gguf import open_gguf
 
     return open_gguf(smollm2_gguf).metadata
 
@@ -54,6 +54,6 @@ def smollm2_template(smollm2_metadata) -> str:
 @pytest.fixture(scope="session")
 def smollm2(smollm2_metadata, smollm2_template):
     """(tokenizer, chat template) of the SmolLM2 GGUF."""
-    from llamasys.core_model.tokenizer_hf import HFTokenizer
+    from llamasys.core_model.tokenizers.gguf import gguf_tokenizer
 
-    return HFTokenizer.from_gguf(smollm2_metadata), smollm2_template
+    return gguf_tokenizer(smollm2_metadata), smollm2_template

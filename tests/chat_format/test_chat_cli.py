@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from checkpoint_factory import random_meta_state_dict, tiny_args, write_meta_checkpoint
 from typer.testing import CliRunner
 
 from llamasys.apps.cli import app
 from llamasys.core_model.messages import AssistantMessage, SystemMessage, UserMessage
+from llamasys.core_model.testing import random_meta_state_dict, tiny_args, write_meta_checkpoint
 
 
 @pytest.fixture(scope="module")

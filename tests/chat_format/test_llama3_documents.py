@@ -14,7 +14,8 @@ from pathlib import Path
 import llama_models
 import pytest
 
-from llamasys.core_model.chat_format import Llama3ChatFormat
+from llamasys.core_model.chat.format import Llama3ChatFormat
+from llamasys.core_model.chat.system_prompt import build_system_prompt, json_tools_prompt
 from llamasys.core_model.messages import (
     AssistantMessage,
     StopReason,
@@ -24,7 +25,6 @@ from llamasys.core_model.messages import (
     ToolResponseMessage,
     UserMessage,
 )
-from llamasys.core_model.system_prompt import build_system_prompt, json_tools_prompt
 
 DOC_31 = "llama3_1/prompt_format.md"
 DOC_32 = "llama3_2/text_prompt_format.md"

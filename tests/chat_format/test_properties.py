@@ -7,8 +7,8 @@ import keyword
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from llamasys.core_model.chat.tool_call_codec import prompt_tool_name
 from llamasys.core_model.messages import AssistantMessage, StopReason, ToolCall, UserMessage
-from llamasys.core_model.tool_call_codec import prompt_tool_name
 
 SETTINGS = settings(
     max_examples=120,

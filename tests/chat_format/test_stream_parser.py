@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from llamasys.core_model.chat.stream_parser import llama3_start_opening
 from llamasys.core_model.messages import StopReason
-from llamasys.core_model.stream_parser import llama3_start_opening
 
 
 def run(fmt, text: str):

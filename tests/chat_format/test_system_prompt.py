@@ -7,16 +7,16 @@ from datetime import date
 
 import pytest
 
-from llamasys.core_model.chat_format import Llama3ChatFormat
-from llamasys.core_model.messages import SystemMessage, ToolDefinition, UserMessage
-from llamasys.core_model.system_prompt import (
+from llamasys.core_model.chat.format import Llama3ChatFormat
+from llamasys.core_model.chat.system_prompt import (
     build_system_prompt,
     format_code_interpreter_result,
     format_prompt_date,
     function_tag_tools_prompt,
     prepare_tool_dialog,
 )
-from llamasys.core_model.tool_call_codec import ChatFormatError
+from llamasys.core_model.chat.tool_call_codec import ChatFormatError
+from llamasys.core_model.messages import SystemMessage, ToolDefinition, UserMessage
 
 TODAY = date(2026, 11, 26)
 WEB = ToolDefinition(
@@ -155,7 +155,7 @@ def test_code_interpreter_result_text():
 
 
 def test_llama3_format_implements_the_protocol_and_accepts_dict_messages(llama3_format):
-    from llamasys.core_model.chat_format import ChatFormat
+    from llamasys.core_model.chat.format import ChatFormat
 
     assert isinstance(llama3_format, ChatFormat)
     as_dicts = [

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llamasys.core_model.chat_format import ChatFormat, Llama3ChatFormat, make_chat_format
+from llamasys.core_model.chat.format import ChatFormat, Llama3ChatFormat, make_chat_format
+from llamasys.core_model.chat.template_format import CHATML_TEMPLATE, TemplateChatFormat
+from llamasys.core_model.chat.tool_call_codec import ChatFormatError, encode_tagged_json_calls
 from llamasys.core_model.messages import (
     AssistantMessage,
     StopReason,
@@ -18,8 +20,6 @@ from llamasys.core_model.messages import (
     ToolResponseMessage,
     UserMessage,
 )
-from llamasys.core_model.template_chat_format import CHATML_TEMPLATE, TemplateChatFormat
-from llamasys.core_model.tool_call_codec import ChatFormatError, encode_tagged_json_calls
 
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -82,7 +82,7 @@ def tiny_tokenizer():
     """A byte-level BPE trained in a few milliseconds, with ChatML's special tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    from llamasys.core_model.tokenizer_hf import HFTokenizer
+    from llamasys.core_model.tokenizers.hf import HFTokenizer
 
     rust = Tokenizer(models.BPE())
     rust.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -262,7 +262,7 @@ def test_make_chat_format_chooses_from_the_tokenizer(llama3_tokenizer, tiny_toke
 def test_a_tokenizer_without_template_or_chatml_is_a_clear_error():
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-    from llamasys.core_model.tokenizer_hf import HFTokenizer
+    from llamasys.core_model.tokenizers.hf import HFTokenizer
 
     rust = Tokenizer(models.BPE())
     rust.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

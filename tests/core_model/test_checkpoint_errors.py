@@ -7,16 +7,16 @@ import json
 import numpy as np
 import pytest
 import torch
-from checkpoint_factory import (
+
+from llamasys.core_model.checkpoints import read_checkpoint
+from llamasys.core_model.errors import CheckpointError, ModelError, UnknownModelError
+from llamasys.core_model.testing import (
     random_meta_state_dict,
     tiny_args,
     write_gguf_checkpoint,
     write_hf_checkpoint,
     write_meta_checkpoint,
 )
-
-from llamasys.core_model.checkpoint import read_checkpoint
-from llamasys.core_model.errors import CheckpointError, ModelError, UnknownModelError
 
 
 @pytest.fixture
@@ -188,7 +188,7 @@ def test_gguf_unsupported_quant_type_names_the_tensor(tmp_path, args):
         pytest.skip("tiny dim does not fit this type's block")
     bad = _gguf_with(tmp_path, "bad.gguf", tensor=raw, raw_dtype=unsupported)
     with pytest.raises(CheckpointError, match=f"token_embd.weight uses quantization type {unsupported.name}"):
-        from llamasys.core_model.checkpoint_gguf import _to_float32, open_gguf
+        from llamasys.core_model.checkpoints.gguf import _to_float32, open_gguf
 
         gguf = open_gguf(bad)
         _to_float32(gguf, gguf.tensors[0])
@@ -196,7 +196,7 @@ def test_gguf_unsupported_quant_type_names_the_tensor(tmp_path, args):
 
 def test_gguf_integer_tensor_and_truncation(tmp_path, args):
     bad = _gguf_with(tmp_path, "int.gguf", tensor=np.zeros((4, 8), dtype=np.int32))
-    from llamasys.core_model.checkpoint_gguf import _to_float32, open_gguf
+    from llamasys.core_model.checkpoints.gguf import _to_float32, open_gguf
 
     gguf = open_gguf(bad)
     with pytest.raises(CheckpointError, match="integer type I32"):
@@ -237,9 +237,8 @@ def test_non_float_weights_are_refused(tmp_path, args):
 
 
 def test_converting_an_unknown_weight_name_to_hf_is_a_clear_error():
-    from checkpoint_factory import random_meta_state_dict, tiny_args
-
-    from llamasys.core_model.checkpoint_hf import meta_state_dict_to_hf
+    from llamasys.core_model.checkpoints.hf import meta_state_dict_to_hf
+    from llamasys.core_model.testing import random_meta_state_dict, tiny_args
 
     args = tiny_args()
     sd = random_meta_state_dict(args) | {"layers.0.attention.bias": torch.zeros(1)}

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from checkpoint_factory import (
+
+from llamasys.core_model.checkpoints import Checkpoint, read_checkpoint
+from llamasys.core_model.config import (
+    ModelArgs,
+    RopeScaling,
+    expected_meta_shapes,
+    hf_to_meta_qk,
+    llama3_frequency_divisors,
+)
+from llamasys.core_model.testing import (
     LLAMA3_VOCAB_SIZE,
     TINY_CHAT_TEMPLATE,
     random_meta_state_dict,
@@ -16,11 +25,8 @@ from checkpoint_factory import (
     write_hf_checkpoint,
     write_meta_checkpoint,
 )
-
-from llamasys.core_model.checkpoint import Checkpoint, expected_meta_shapes, read_checkpoint
-from llamasys.core_model.config import ModelArgs, RopeScaling, hf_to_meta_qk, llama3_frequency_divisors
-from llamasys.core_model.tokenizer_hf import HFTokenizer
-from llamasys.core_model.tokenizer_llama3 import Llama3Tokenizer
+from llamasys.core_model.tokenizers.hf import HFTokenizer
+from llamasys.core_model.tokenizers.llama3 import Llama3Tokenizer
 
 
 def assert_same_weights(ckpt: Checkpoint, sd: dict[str, torch.Tensor], atol: float = 0.0) -> None:
@@ -119,7 +125,7 @@ def test_hf_layout_is_permuted_on_disk_and_meta_in_memory(tmp_path):
     q_hf = on_disk["model.layers.0.self_attn.q_proj.weight"]
     assert not torch.equal(q_hf, sd["layers.0.attention.wq.weight"])
     head = args.head_dim
-    # HF row i of a head is Meta row 2i; HF row head/2 + i is Meta row 2i + 1 (anchors-engine §1.5)
+    # HF row i of a head is Meta row 2i; HF row head/2 + i is Meta row 2i + 1 (transformers' convert_llama_weights_to_hf.py permute)
     assert torch.equal(q_hf[1], sd["layers.0.attention.wq.weight"][2])
     assert torch.equal(q_hf[head // 2], sd["layers.0.attention.wq.weight"][1])
     assert torch.equal(hf_to_meta_qk(q_hf, args.n_heads), sd["layers.0.attention.wq.weight"])
@@ -157,7 +163,7 @@ def test_gguf_rope_freqs_match_llama3_scaling():
     for factor, head_dim in ((8.0, 128), (32.0, 64)):
         divisors = llama3_frequency_divisors(RopeScaling(factor=factor), head_dim, 500000.0)
         assert divisors[0] == 1.0 and divisors[-1] == factor
-        # anchors-engine §1.3: d=128 keeps i=0..28, smooths 29..34, divides 35..63; d=64: 0..14 / 15..17 / 18..31
+        # llama3 scaling (llama-models apply_scaling): d=128 keeps i=0..28, smooths 29..34, divides 35..63; d=64: 0..14 / 15..17 / 18..31
         kept, divided = (29, 35) if head_dim == 128 else (15, 18)
         assert bool((divisors[:kept] == 1).all()) and bool((divisors[divided:] == factor).all())
         assert bool(((divisors[kept:divided] > 1) & (divisors[kept:divided] < factor)).all())
@@ -208,7 +214,7 @@ def test_real_llama3_tokenizer_in_every_format(tmp_path):
 
 
 def test_model_args_from_meta_params_for_real_skus():
-    """Meta's params.json for 3.1-8B and 3.2-1B (sku_list values, anchors-engine §1.1)."""
+    """Meta's params.json for 3.1-8B and 3.2-1B (llama-models sku_list values)."""
     p8 = {"dim": 4096, "n_layers": 32, "n_heads": 32, "n_kv_heads": 8, "vocab_size": 128256,
           "ffn_dim_multiplier": 1.3, "multiple_of": 1024, "norm_eps": 1e-05, "rope_theta": 500000.0,
           "use_scaled_rope": True}  # fmt: skip
@@ -256,7 +262,7 @@ def test_dtype_cast_while_reading_keeps_ties(tmp_path):
 
 
 def test_read_tokenizer_without_weights(tmp_path):
-    from llamasys.core_model.checkpoint import read_tokenizer
+    from llamasys.core_model.checkpoints import read_tokenizer
 
     args = tiny_args(n_layers=1)
     meta = write_meta_checkpoint(tmp_path / "meta", args)

@@ -11,18 +11,18 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from checkpoint_factory import SHAPE_CASES, random_meta_state_dict, tiny_args
 from support import require_in_ci
 from tiny_engine import make_engine
 
+from llamasys.apps.bench.baselines import transformers_model
 from llamasys.core_model import native_library
-from llamasys.core_model.benchmark import transformers_model
 from llamasys.core_model.config import RopeScaling
 from llamasys.core_model.cpu_decode import CpuDecodeStep, fp8_to_bf16, kernel_features, unsupported_reason
 from llamasys.core_model.engine import Engine
 from llamasys.core_model.native_library import NativeBuildError, load_native_library
 from llamasys.core_model.quantize import quantize_model
 from llamasys.core_model.sampling import SamplingParams
+from llamasys.core_model.testing import SHAPE_CASES, random_meta_state_dict, tiny_args
 
 BUILDS = ["native", "portable"]
 

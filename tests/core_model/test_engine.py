@@ -6,12 +6,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from checkpoint_factory import random_meta_state_dict, tiny_args
 
 from llamasys.core_model import Completion, Engine, SamplingParams
 from llamasys.core_model.engine import _Text
-from llamasys.core_model.errors import ModelError, SequenceTooLongError
+from llamasys.core_model.errors import SequenceTooLongError
 from llamasys.core_model.messages import StopReason
+from llamasys.core_model.testing import random_meta_state_dict, tiny_args
 
 
 class ByteTokenizer:
@@ -207,15 +207,10 @@ def test_too_long_and_bad_prompts_are_clear_errors():
     assert len(c.tokens) == 8
 
 
-def test_weight_bytes_and_chat_format_error():
+def test_weight_bytes():
     engine = engine_for()
     n_params = sum(t.numel() for t in random_meta_state_dict(tiny_args()).values())
     assert engine.weight_bytes == n_params * 4
-    try:
-        import llamasys.core_model.chat_format  # noqa: F401
-    except ImportError:
-        with pytest.raises(ModelError, match="chat_format is not available"):
-            _ = engine.chat_format
 
 
 def test_cuda_graphs_need_cuda():

@@ -9,10 +9,16 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from checkpoint_factory import random_meta_state_dict, tiny_args, write_gguf_checkpoint, write_hf_checkpoint
 from typer.testing import CliRunner
 
-from llamasys.core_model.benchmark import copy_bandwidth, read_bandwidth, run_engine_benchmark
+from llamasys.apps.bench.engine import run_engine_benchmark
+from llamasys.apps.bench.timing import copy_bandwidth, read_bandwidth
+from llamasys.core_model.testing import (
+    random_meta_state_dict,
+    tiny_args,
+    write_gguf_checkpoint,
+    write_hf_checkpoint,
+)
 
 
 def test_report_compares_engine_transformers_and_roofline(tmp_path):

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from checkpoint_factory import SHAPE_CASES, random_meta_state_dict, tiny_args
 from tiny_engine import make_engine
 
-from llamasys.core_model.benchmark import transformers_model
+from llamasys.apps.bench.baselines import transformers_model
 from llamasys.core_model.errors import CheckpointError, SequenceTooLongError
 from llamasys.core_model.model import Transformer
+from llamasys.core_model.testing import SHAPE_CASES, random_meta_state_dict, tiny_args
 
 
 @pytest.mark.parametrize("case", SHAPE_CASES)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from checkpoint_factory import (
+
+from llamasys.core_model import SamplingParams, load_model
+from llamasys.core_model.testing import (
     random_meta_state_dict,
     tiny_args,
     write_gguf_checkpoint,
     write_hf_checkpoint,
     write_meta_checkpoint,
 )
-
-from llamasys.core_model import SamplingParams, load_model
 
 CASES = {
     "gqa-llama3-untied": {},

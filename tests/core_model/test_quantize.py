@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from checkpoint_factory import random_meta_state_dict, tiny_args
 from tiny_engine import make_engine
 
 from llamasys.core_model.model import Linear
@@ -22,6 +21,7 @@ from llamasys.core_model.quantize import (
     int8_quantize_rows,
     quantize_model,
 )
+from llamasys.core_model.testing import random_meta_state_dict, tiny_args
 
 ARGS = tiny_args(n_layers=4, dim=128, n_heads=4, n_kv_heads=2, ffn_hidden_dim=256)
 SD = random_meta_state_dict(ARGS, seed=1)

@@ -7,19 +7,20 @@ import json
 from pathlib import Path
 
 import pytest
-from checkpoint_factory import (
+from support import require_in_ci
+
+from llamasys.core_model.checkpoints.gguf import read_gguf_tokenizer
+from llamasys.core_model.errors import TokenizerError
+from llamasys.core_model.testing import (
     TINY_BASE_SIZE,
     tiny_args,
     write_gguf_checkpoint,
     write_hf_checkpoint,
     write_tiny_tokenizer_model,
 )
-from support import require_in_ci
-
-from llamasys.core_model.errors import TokenizerError
-from llamasys.core_model.tokenizer import Tokenizer
-from llamasys.core_model.tokenizer_hf import HFTokenizer
-from llamasys.core_model.tokenizer_llama3 import Llama3Tokenizer
+from llamasys.core_model.tokenizers.base import Tokenizer
+from llamasys.core_model.tokenizers.hf import HFTokenizer
+from llamasys.core_model.tokenizers.llama3 import Llama3Tokenizer
 
 SAMPLES = [
     "Hello, world! the theater is in the sea",
@@ -48,7 +49,7 @@ def tiny_tokenizers(tmp_path_factory) -> dict[str, Tokenizer]:
     return {
         "tiktoken": Llama3Tokenizer(write_tiny_tokenizer_model(root / "tokenizer.model")),
         "tokenizer.json": HFTokenizer.from_folder(hf_dir),
-        "gguf": HFTokenizer.from_gguf(gguf),
+        "gguf": read_gguf_tokenizer(gguf),
     }
 
 
@@ -104,7 +105,7 @@ def test_tokenizer_file_errors(tmp_path):
         HFTokenizer.from_file(tmp_path / "tokenizer.json")
     (tmp_path / "x.gguf").write_bytes(b"GGUF\x03\x00\x00\x00")
     with pytest.raises(TokenizerError, match="truncated or corrupt"):
-        HFTokenizer.from_gguf(tmp_path / "x.gguf")
+        read_gguf_tokenizer(tmp_path / "x.gguf")
 
 
 @pytest.mark.slow
@@ -133,7 +134,7 @@ def test_sentencepiece_gguf_vocabulary_matches_transformers(tmp_path):
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    ours = HFTokenizer.from_gguf(path)
+    ours = read_gguf_tokenizer(path)
     theirs = AutoTokenizer.from_pretrained(str(tmp_path), gguf_file=path.name)
     for text in ["hello world", "the world hello", "héllo wörld", "hello</s>"]:
         assert ours.encode(text, allow_special=True) == theirs.encode(text, add_special_tokens=False), text
@@ -147,7 +148,7 @@ def test_smollm2_gguf_tokenizer_matches_transformers():
     from transformers import AutoTokenizer
 
     path = smollm2_gguf()
-    ours = HFTokenizer.from_gguf(path)
+    ours = read_gguf_tokenizer(path)
     theirs = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     assert ours.vocab_size == 49152
     assert ours.bos_id is None  # tokenizer.ggml.add_bos_token is false

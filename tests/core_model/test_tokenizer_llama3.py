@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from llamasys.core_model.errors import TokenizerError
-from llamasys.core_model.tokenizer import Tokenizer
-from llamasys.core_model.tokenizer_llama3 import (
+from llamasys.core_model.tokenizers.base import Tokenizer
+from llamasys.core_model.tokenizers.llama3 import (
     MAX_NO_WHITESPACE_CHARS,
     Llama3Tokenizer,
     _split_long_runs,

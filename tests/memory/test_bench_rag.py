@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from llamasys.apps.cli import bench_rag  # noqa: F401  (registers the command)
+from llamasys.apps.cli import bench  # noqa: F401  (registers the command)
 from llamasys.apps.cli.app import bench_app
 
 

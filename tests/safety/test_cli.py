@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from llamasys.apps.cli import app
-from llamasys.safety.stand_ins import write_random_llama_guard, write_random_prompt_guard
+from llamasys.core_model.testing import write_random_llama_guard, write_random_prompt_guard
 
 runner = CliRunner()
 

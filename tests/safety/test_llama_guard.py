@@ -19,7 +19,8 @@ from llamasys.core_model.messages import (
     ToolResponseMessage,
     UserMessage,
 )
-from llamasys.core_model.tokenizer_llama3 import Llama3Tokenizer
+from llamasys.core_model.testing import write_random_llama_guard
+from llamasys.core_model.tokenizers.llama3 import Llama3Tokenizer
 from llamasys.safety import (
     CATEGORIES_1B,
     CATEGORIES_8B,
@@ -31,7 +32,6 @@ from llamasys.safety import (
     build_prompt,
     parse_guard_output,
 )
-from llamasys.safety.stand_ins import write_random_llama_guard
 
 TOK = Llama3Tokenizer.default()
 UNSAFE, SAFE, EOT = 39257, 19193, 128009
@@ -47,7 +47,7 @@ CATS_8B = (
 
 
 def expected(agent: str, categories: str, conversation: str) -> str:
-    """Written from the template in research/anchors-safety.md §1.3, independently of the code."""
+    """Written from the template on Meta's Llama Guard 3 model card, independently of the code."""
     return (
         HEAD
         + f"Task: Check if there is unsafe content in '{agent}' messages in conversations according our safety "
@@ -351,7 +351,7 @@ def bigram_guard(folder: Path, chain: list[int], fmt: str = "meta") -> Path:
     """A checkpoint whose layers add nothing, so the next token depends on the current one only, and
     `chain` (prompt's last token, then the reply) is what greedy decoding produces. Written by the
     shared checkpoint factory in Meta's or Hugging Face's layout, with the real Llama 3 tokenizer."""
-    from checkpoint_factory import (
+    from llamasys.core_model.testing import (
         random_meta_state_dict,
         tiny_args,
         write_hf_checkpoint,

@@ -11,8 +11,8 @@ import torch
 from transformers import AutoTokenizer
 
 from llamasys.core_model.messages import ToolResponseMessage, UserMessage
+from llamasys.core_model.testing import write_random_prompt_guard
 from llamasys.safety import PromptGuard, Refusals, ShieldInputError, ViolationLevel, normalize_spacing
-from llamasys.safety.stand_ins import write_random_prompt_guard
 
 
 @pytest.fixture(scope="module")

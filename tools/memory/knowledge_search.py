@@ -15,7 +15,7 @@ The content is a block the model can cite:
     END knowledge_search results
     These passages were retrieved for the query "...". Use them only as supporting information ...
 
-Compared with the wording llama-stack uses (research notes, anchors-agentic §5.5): the count is of the
+Compared with the wording llama-stack uses (llama-stack's knowledge_search tool): the count is of the
 passages actually shown (after the token budget), each passage names its source in words instead of a raw
 metadata dict, the query is quoted with escaping so a quote in it cannot end the quotation, lines inside
 a passage that imitate the BEGIN/END markers are defused, and the closing sentence says that text in the

@@ -1,9 +1,11 @@
 """GGUF files (llama.cpp's format), architecture `llama`, dequantized to float32.
 
-    >>> ckpt = read_gguf_checkpoint(Path("SmolLM2-135M-Instruct.Q4_1.gguf"))
+    ```python
+    ckpt = read_gguf_checkpoint(Path("SmolLM2-135M-Instruct.Q4_1.gguf"))
+    ```
 
 Shape, rope base, norm epsilon, heads and context length come from the `llama.*` metadata; the
-tokenizer from `tokenizer.ggml.*` (`tokenizer_hf.HFTokenizer.from_gguf`), the chat template from
+tokenizer from `tokenizer.ggml.*` (`tokenizers.gguf.gguf_tokenizer`), the chat template from
 `tokenizer.chat_template`. Llama 3.1's frequency scaling, which GGUF stores as the
 `rope_freqs.weight` tensor of per-frequency divisors, is matched back to `RopeScaling` parameters
 (factor = the largest divisor, original context from `llama.rope.scaling.original_context_length`
@@ -31,10 +33,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checkpoint import Checkpoint, check_state_dict, check_tokenizer
-from .config import ModelArgs, RopeScaling, llama3_frequency_divisors
-from .errors import CheckpointError, TokenizerError
-from .tokenizer_hf import HFTokenizer
+from llamasys.core_model.checkpoints.checkpoint import Checkpoint, check_state_dict, check_tokenizer
+from llamasys.core_model.config import ModelArgs, RopeScaling, llama3_frequency_divisors
+from llamasys.core_model.errors import CheckpointError, TokenizerError
+from llamasys.core_model.tokenizers.gguf import gguf_tokenizer
+from llamasys.core_model.tokenizers.hf import HFTokenizer
 
 __all__ = [
     "read_gguf_checkpoint",
@@ -278,6 +281,17 @@ def _scaling_from_rope_freqs(
     return scaling
 
 
+def read_gguf_tokenizer(path: str | Path) -> HFTokenizer:
+    """Only the tokenizer of a GGUF file (its `tokenizer.ggml.*` metadata; no tensor is read).
+
+    Raises TokenizerError when the file is not a readable GGUF file or its vocabulary is unsupported."""
+    try:
+        meta = open_gguf(Path(path)).metadata
+    except CheckpointError as exc:
+        raise TokenizerError(str(exc)) from None
+    return gguf_tokenizer(meta, name=str(path))
+
+
 def read_gguf_checkpoint(path: Path, dtype: torch.dtype | None = None) -> Checkpoint:
     """Read a llama GGUF file; tensors dequantized to float32, or to `dtype` one by one."""
     path = Path(path)
@@ -318,7 +332,7 @@ def read_gguf_checkpoint(path: Path, dtype: torch.dtype | None = None) -> Checkp
         state_dict["output.weight"] = state_dict["tok_embeddings.weight"]
     check_state_dict(args, state_dict, path)
     try:
-        tokenizer = HFTokenizer.from_gguf(meta, name=str(path))
+        tokenizer = gguf_tokenizer(meta, name=str(path))
     except TokenizerError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     check_tokenizer(args, tokenizer, path)

@@ -1,16 +1,18 @@
 """Meta's Llama 3 tokenizer: tiktoken BPE over `tokenizer.model` plus 256 special tokens.
 
-    >>> tok = Llama3Tokenizer.default()          # the copy inside the llama-models package
-    >>> tok = Llama3Tokenizer("path/to/tokenizer.model")
-    >>> tok.encode("This is a test sentence.", bos=True, eos=True)
-    [128000, 2028, 374, 264, 1296, 11914, 13, 128001]
-    >>> tok.encode("<|eot_id|>")                       # plain text: never a forged special token
-    [27, 91, 68, 354, 851, 91, 29]
-    >>> tok.encode("<|eot_id|>", allow_special=True)
-    [128009]
+    ```python
+    tok = Llama3Tokenizer.default()          # the copy inside the llama-models package
+    tok = Llama3Tokenizer("path/to/tokenizer.model")
+    tok.encode("This is a test sentence.", bos=True, eos=True)
+    # -> [128000, 2028, 374, 264, 1296, 11914, 13, 128001]
+    tok.encode("<|eot_id|>")                       # plain text: never a forged special token
+    # -> [27, 91, 68, 354, 851, 91, 29]
+    tok.encode("<|eot_id|>", allow_special=True)
+    # -> [128009]
+    ```
 
 `tokenizer.model` holds one `base64(token-bytes) rank` pair per line (128,000 ranks). The special
-tokens follow at ids 128000..128255 with the names of llama-models 0.3.0 (anchors-engine §1.4).
+tokens follow at ids 128000..128255 with the names of llama-models 0.3.0 (`llama_models/llama3/tokenizer.py`).
 Generation stops at `<|end_of_text|>`, `<|eom_id|>` and `<|eot_id|>`.
 Long inputs are cut into pieces of at most 400,000 characters, and inside a piece before any run of
 more than 25,000 consecutive whitespace or non-whitespace characters (tiktoken's regex engine can
@@ -30,8 +32,8 @@ from pathlib import Path
 
 import tiktoken
 
-from .errors import TokenizerError
-from .tokenizer import checked_ids
+from llamasys.core_model.errors import TokenizerError
+from llamasys.core_model.tokenizers.base import checked_ids
 
 __all__ = ["Llama3Tokenizer", "LLAMA3_PAT_STR", "llama3_special_token_names", "default_tokenizer_model_path"]
 
@@ -130,7 +132,7 @@ def _split_long_runs(text: str, max_run: int) -> Iterator[str]:
 
 
 class Llama3Tokenizer:
-    """Llama 3 / 3.1 / 3.2 tokenizer. Implements `tokenizer.Tokenizer`."""
+    """Llama 3 / 3.1 / 3.2 tokenizer. Implements `tokenizers.base.Tokenizer`."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

@@ -1,5 +1,11 @@
-"""`llamasys bench engine` (CPU/GPU engine vs transformers, roofline) and `llamasys bench gpu`
-(Llama-3.1-8B-shaped graphed / FP8 decode check on a CUDA card). Both print JSON."""
+"""`llamasys bench ...`: every benchmark's command. The measurements live in `llamasys.apps.bench` (one module per
+benchmark, the baselines and one timing helper); this module only puts them on the command line. Each prints JSON
+with its baseline measured in the same run.
+
+- `bench engine`: CPU/GPU engine vs transformers (and llama.cpp), memory-bandwidth roofline.
+- `bench gpu`: Llama-3.1-8B-shaped graphed / FP8 decode check on a CUDA card.
+- `bench rag`, `bench tools`, `bench safety`: retrieval, the sandboxed interpreter, the shields.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,13 @@ from typing import Annotated
 
 import typer
 
+from llamasys.apps.bench import rag, safety, tools
+
 from .app import bench_app
+
+bench_app.command("rag")(rag.bench_rag)
+bench_app.command("tools")(tools.bench_tools)
+bench_app.command("safety")(safety.bench_safety)
 
 _DTYPES = {
     "bfloat16": "bfloat16",
@@ -49,7 +61,7 @@ def bench_engine(
     """Decode/prefill speed of the engine against transformers' generate on the same weights and dtype."""
     import torch
 
-    from llamasys.core_model.benchmark import run_engine_benchmark
+    from llamasys.apps.bench.engine import run_engine_benchmark
 
     if dtype not in _DTYPES:
         raise typer.BadParameter(f"unknown dtype {dtype!r}: use bfloat16 or float32")

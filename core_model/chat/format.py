@@ -1,20 +1,22 @@
 """Chat formats: messages -> prompt token ids, completion token ids -> `AssistantMessage` (text + tool calls).
 
-    >>> from llamasys.core_model.chat_format import make_chat_format
-    >>> fmt = make_chat_format(tokenizer)                      # Llama3ChatFormat for a Llama 3 tokenizer
-    >>> ids = fmt.encode_dialog_prompt([SystemMessage(content="Be brief."), UserMessage(content="Hi")])
-    >>> ids = fmt.encode_dialog_prompt(messages, tools=[web_search, get_weather], tool_choice="auto")
-    >>> reply = fmt.decode_assistant_message(completion_ids, StopReason.out_of_tokens)
-    >>> reply.content, reply.tool_calls, reply.parse_errors
-    >>> parser = fmt.stream_parser()                           # incremental: parser.feed(token_id) -> events
+    ```python
+    from llamasys.core_model.chat.format import make_chat_format
+    fmt = make_chat_format(tokenizer)                      # Llama3ChatFormat for a Llama 3 tokenizer
+    ids = fmt.encode_dialog_prompt([SystemMessage(content="Be brief."), UserMessage(content="Hi")])
+    ids = fmt.encode_dialog_prompt(messages, tools=[web_search, get_weather], tool_choice="auto")
+    reply = fmt.decode_assistant_message(completion_ids, StopReason.out_of_tokens)
+    reply.content, reply.tool_calls, reply.parse_errors
+    parser = fmt.stream_parser()                           # incremental: parser.feed(token_id) -> events
+    ```
 
 `ChatFormat` is the interface; two implementations, chosen from the model by `make_chat_format`:
 
 - `Llama3ChatFormat` (this module) for tokenizers with `<|start_header_id|>`: Meta's Llama 3.1 / 3.2 format.
-- `TemplateChatFormat` (`template_chat_format`) for other models (the SmolLM2 default): the model's own jinja
+- `TemplateChatFormat` (`chat.template_format`) for other models (the SmolLM2 default): the model's own jinja
   chat template and the JSON `<tool_call>` convention.
 
-Llama 3 encoding (`research/anchors-engine.md` §2). `<|begin_of_text|>`, then per message
+Llama 3 encoding (Meta's Llama 3.1 prompt-format page on llama.com; llama-models 0.3.0 `llama3/chat_format.py`). `<|begin_of_text|>`, then per message
 `<|start_header_id|>{role}<|end_header_id|>\\n\\n{content}` and `<|eot_id|>` (`<|eom_id|>` for an assistant
 message whose stop_reason is end_of_message), then an open assistant header. Tool results use the
 `ipython` role. A user message's `context` is appended as `"\\n\\n" + context`. The role, the `"\\n\\n"`, the
@@ -42,6 +44,20 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Protocol, runtime_checkable
 
+from llamasys.core_model.chat.stream_parser import (
+    CompletionDecoder,
+    CompletionSyntax,
+    StreamParser,
+    llama3_start_opening,
+)
+from llamasys.core_model.chat.system_prompt import prepare_tool_dialog
+from llamasys.core_model.chat.template_format import CHATML_TEMPLATE, TemplateChatFormat
+from llamasys.core_model.chat.tool_call_codec import (
+    ChatFormatError,
+    ToolPromptFormat,
+    encode_tool_call_segments,
+    parse_llama3_completion,
+)
 from llamasys.core_model.errors import TokenizerError
 from llamasys.core_model.messages import (
     AssistantMessage,
@@ -52,21 +68,7 @@ from llamasys.core_model.messages import (
     UserMessage,
     to_messages,
 )
-from llamasys.core_model.stream_parser import (
-    CompletionDecoder,
-    CompletionSyntax,
-    StreamParser,
-    llama3_start_opening,
-)
-from llamasys.core_model.system_prompt import prepare_tool_dialog
-from llamasys.core_model.template_chat_format import CHATML_TEMPLATE, TemplateChatFormat
-from llamasys.core_model.tokenizer import Tokenizer
-from llamasys.core_model.tool_call_codec import (
-    ChatFormatError,
-    ToolPromptFormat,
-    encode_tool_call_segments,
-    parse_llama3_completion,
-)
+from llamasys.core_model.tokenizers.base import Tokenizer
 
 __all__ = ["ChatFormat", "ChatFormatError", "Llama3ChatFormat", "make_chat_format", "to_messages"]
 

@@ -1,8 +1,10 @@
 """Chat format for models that are not Llama 3 (the SmolLM2 default): the model's own jinja chat template.
 
-    >>> fmt = TemplateChatFormat(tokenizer, chat_template)      # or make_chat_format(tokenizer, chat_template)
-    >>> ids = fmt.encode_dialog_prompt(messages, tools=[get_weather])
-    >>> fmt.decode_assistant_message(completion_ids).tool_calls
+    ```python
+    fmt = TemplateChatFormat(tokenizer, chat_template)      # or make_chat_format(tokenizer, chat_template)
+    ids = fmt.encode_dialog_prompt(messages, tools=[get_weather])
+    fmt.decode_assistant_message(completion_ids).tool_calls
+    ```
 
 The template (GGUF `tokenizer.chat_template` or `tokenizer_config.json`'s `chat_template`) is rendered in a
 sandboxed jinja environment (`jinja2.sandbox.ImmutableSandboxedEnvironment`, trim_blocks and lstrip_blocks
@@ -51,6 +53,16 @@ import jinja2.ext
 import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from llamasys.core_model.chat.stream_parser import CompletionDecoder, CompletionSyntax, json_start_opening
+from llamasys.core_model.chat.system_prompt import check_tool_choice, function_schema, tool_choice_instruction
+from llamasys.core_model.chat.tool_call_codec import (
+    ChatFormatError,
+    DecodedCompletion,
+    ToolPromptFormat,
+    check_tool_prompt_format,
+    encode_tagged_json_calls,
+    parse_tagged_json_completion,
+)
 from llamasys.core_model.messages import (
     AssistantMessage,
     Message,
@@ -61,17 +73,7 @@ from llamasys.core_model.messages import (
     UserMessage,
     to_messages,
 )
-from llamasys.core_model.stream_parser import CompletionDecoder, CompletionSyntax, json_start_opening
-from llamasys.core_model.system_prompt import check_tool_choice, function_schema, tool_choice_instruction
-from llamasys.core_model.tokenizer import Tokenizer
-from llamasys.core_model.tool_call_codec import (
-    ChatFormatError,
-    DecodedCompletion,
-    ToolPromptFormat,
-    check_tool_prompt_format,
-    encode_tagged_json_calls,
-    parse_tagged_json_completion,
-)
+from llamasys.core_model.tokenizers.base import Tokenizer
 
 __all__ = ["CHATML_TEMPLATE", "TOOL_CALL_INSTRUCTIONS", "TemplateChatFormat", "tools_system_prompt"]
 

@@ -1,15 +1,17 @@
 """Tool-call syntaxes as text: encode a `ToolCall` the way the model writes it, and parse model text back.
 
-Pure string work, no tokenizer. The chat formats (`chat_format`, `template_chat_format`) split a
+Pure string work, no tokenizer. The chat formats (`chat.format`, `chat.template_format`) split a
 completion at `<|python_tag|>` tokens and hand the pieces here.
 
-    >>> from llamasys.core_model.tool_call_codec import encode_tool_call, parse_llama3_completion
-    >>> encode_tool_call(ToolCall(tool_name="web_search", arguments={"query": "gold"}), "json")
-    'brave_search.call(query="gold")'
-    >>> parse_llama3_completion("", ['brave_search.call(query="gold")']).tool_calls[0].arguments
-    {'query': 'gold'}
+    ```python
+    from llamasys.core_model.chat.tool_call_codec import encode_tool_call, parse_llama3_completion
+    encode_tool_call(ToolCall(tool_name="web_search", arguments={"query": "gold"}), "json")
+    # -> 'brave_search.call(query="gold")'
+    parse_llama3_completion("", ['brave_search.call(query="gold")']).tool_calls[0].arguments
+    # -> {'query': 'gold'}
+    ```
 
-Syntaxes (Llama 3.1 / 3.2 prompt-format documents, `research/anchors-engine.md` §2):
+Syntaxes (Meta's Llama 3.1 and 3.2 prompt-format pages on llama.com and llama-models 0.3.0 `chat_format.py` / `tool_utils.py`):
 
 - built-in search tools: `brave_search.call(query="...")`, `wolfram_alpha.call(query="...")`, always after
   `<|python_tag|>`; `web_search` is written as `brave_search` (the name Llama 3.1 was trained on).

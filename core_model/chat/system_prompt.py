@@ -1,17 +1,19 @@
 """The Llama 3.1 / 3.2 tool prompts: the system-prompt header, custom-tool instructions, tool_choice.
 
-    >>> from datetime import date
-    >>> from llamasys.core_model.system_prompt import build_system_prompt, prepare_tool_dialog
-    >>> print(build_system_prompt(tools=[web_search_def], instructions="You are a helpful assistant.",
-    ...                           today=date(2026, 11, 26)))
-    Environment: ipython
-    Tools: brave_search
-    Cutting Knowledge Date: December 2023
-    Today Date: 26 November 2026
-    <BLANKLINE>
-    You are a helpful assistant.
-    <BLANKLINE>
-    >>> prepare_tool_dialog(messages, tools, tool_prompt_format="json")   # -> new message list
+    ```python
+    from datetime import date
+    from llamasys.core_model.chat.system_prompt import build_system_prompt, prepare_tool_dialog
+    print(build_system_prompt(tools=[web_search_def], instructions="You are a helpful assistant.",
+                              today=date(2026, 11, 26)))
+    # -> Environment: ipython
+    # -> Tools: brave_search
+    # -> Cutting Knowledge Date: December 2023
+    # -> Today Date: 26 November 2026
+    # -> <BLANKLINE>
+    # -> You are a helpful assistant.
+    # -> <BLANKLINE>
+    prepare_tool_dialog(messages, tools, tool_prompt_format="json")   # -> new message list
+    ```
 
 Layout (reproduces the system messages of Meta's Llama 3.1 / 3.2 prompt-format documents byte for byte):
 
@@ -36,8 +38,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from llamasys.core_model.messages import Message, SystemMessage, ToolDefinition, UserMessage
-from llamasys.core_model.tool_call_codec import (
+from llamasys.core_model.chat.tool_call_codec import (
     CALL_SYNTAX_BUILTINS,
     ChatFormatError,
     ToolPromptFormat,
@@ -45,6 +46,7 @@ from llamasys.core_model.tool_call_codec import (
     is_builtin_tool,
     prompt_tool_name,
 )
+from llamasys.core_model.messages import Message, SystemMessage, ToolDefinition, UserMessage
 
 __all__ = [
     "KNOWLEDGE_CUTOFF",

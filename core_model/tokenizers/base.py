@@ -1,15 +1,17 @@
 """The tokenizer protocol every model's tokenizer implements.
 
-    >>> from llamasys.core_model.tokenizer_llama3 import Llama3Tokenizer
-    >>> tok = Llama3Tokenizer.default()
-    >>> tok.encode("This is a test sentence.", bos=True, eos=True)
-    [128000, 2028, 374, 264, 1296, 11914, 13, 128001]
+    ```python
+    from llamasys.core_model.tokenizers.llama3 import Llama3Tokenizer
+    tok = Llama3Tokenizer.default()
+    tok.encode("This is a test sentence.", bos=True, eos=True)
+    # -> [128000, 2028, 374, 264, 1296, 11914, 13, 128001]
+    ```
 
 Three implementations:
 
-- `tokenizer_llama3.Llama3Tokenizer`: Meta's tiktoken BPE (`tokenizer.model`) with its 256 special tokens.
-- `tokenizer_hf.HFTokenizer`: a Hugging Face `tokenizer.json`.
-- `tokenizer_hf.GGUFTokenizer`: the vocabulary stored in a GGUF file's `tokenizer.ggml.*` metadata.
+- `tokenizers.llama3.Llama3Tokenizer`: Meta's tiktoken BPE (`tokenizer.model`) with its 256 special tokens.
+- `tokenizers.hf.HFTokenizer`: a Hugging Face `tokenizer.json`.
+- `tokenizers.gguf.gguf_tokenizer`: an `HFTokenizer` built from a GGUF file's `tokenizer.ggml.*` metadata.
 
 Safety rule shared by all: text that merely *looks* like a special token (`"<|eot_id|>"` typed by a
 user or returned by a tool) is encoded as ordinary text unless the caller passes `allow_special=True`,
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from .errors import TokenizerError
+from llamasys.core_model.errors import TokenizerError
 
 __all__ = ["Tokenizer", "checked_ids"]
 

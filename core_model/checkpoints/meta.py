@@ -1,9 +1,11 @@
 """Meta's checkpoint folders: `params.json` + `consolidated.NN.pth` (+ `tokenizer.model`).
 
-    >>> ckpt = read_meta_checkpoint(Path("Llama3.1-8B-Instruct"))
+    ```python
+    ckpt = read_meta_checkpoint(Path("Llama3.1-8B-Instruct"))
+    ```
 
 Shards are memory-mapped (`torch.load(mmap=True, weights_only=True)`). Model-parallel shards are
-merged as Meta's reshard does (anchors-engine §1.5): column-parallel weights (wq, wk, wv, w1, w3,
+merged as Meta's reshard does (llama-models' checkpoint loading: each tensor concatenated along its parallel dimension): column-parallel weights (wq, wk, wv, w1, w3,
 output, tok_embeddings) concatenated on dim 0, row-parallel ones (wo, w2) on the last dim, norms
 taken from the first shard. A single shard stays memory-mapped, so loading costs no extra RAM.
 The tokenizer is the folder's `tokenizer.model`, else Meta's copy inside llama-models.
@@ -20,10 +22,10 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import Checkpoint, check_state_dict, check_tokenizer
-from .config import ModelArgs
-from .errors import CheckpointError
-from .tokenizer_llama3 import Llama3Tokenizer
+from llamasys.core_model.checkpoints.checkpoint import Checkpoint, check_state_dict, check_tokenizer
+from llamasys.core_model.config import ModelArgs
+from llamasys.core_model.errors import CheckpointError
+from llamasys.core_model.tokenizers.llama3 import Llama3Tokenizer
 
 __all__ = ["read_meta_checkpoint", "merge_meta_shards", "read_params"]
 

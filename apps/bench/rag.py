@@ -34,8 +34,6 @@ from sqlalchemy import text
 from llamasys.tools.memory import HashingEmbedder, MemoryStore, MiniLMEmbedder
 from llamasys.tools.memory.search import keyword_terms, top_k_cosine
 
-from .app import bench_app
-
 _WORD_TEXT = """
 account address agreement airport animal answer apple april area army arrival article artist audience august
 autumn baby balance bank basket battery beach bicycle bird birthday blanket boat body bottle bread bridge
@@ -256,7 +254,6 @@ def _naive_keyword(store: MemoryStore, question: str) -> list[int]:
         return [int(r[0]) for r in conn.execute(sql, {f"t{i}": f"%{t}%" for i, t in enumerate(terms)})]
 
 
-@bench_app.command("rag")
 def bench_rag(
     chunks: int = typer.Option(10_000, min=10, help="How many chunks to ingest."),
     queries: int = typer.Option(200, min=5, help="How many queries per search mode."),

@@ -1,14 +1,21 @@
-"""Write tiny random-weight Llama checkpoints in each real on-disk format (tests only).
+"""Tiny random-weight checkpoints in each real on-disk format, for tests, benchmarks and stand-ins.
 
-    from checkpoint_factory import tiny_args, random_meta_state_dict
-    from checkpoint_factory import write_meta_checkpoint, write_hf_checkpoint, write_gguf_checkpoint
+They judge nothing: a model or shield built on one measures plumbing, numerics against a reference and
+speed, never quality. Nothing here is used by the engine itself.
 
-    args = tiny_args()                                     # 2 layers, dim 64, GQA 4/2, llama3 rope scaling
-    sd = random_meta_state_dict(args, seed=0)              # Meta names, Meta q/k layout, float32
-    meta_dir = write_meta_checkpoint(tmp_path / "meta", args, sd, shards=2)
-    hf_dir = write_hf_checkpoint(tmp_path / "hf", args, sd, sharded=True)
-    gguf = write_gguf_checkpoint(tmp_path / "m.gguf", args, sd, weight_type="F32")
-    # read_checkpoint(meta_dir/hf_dir/gguf).state_dict all equal sd, tensor for tensor
+```python
+from llamasys.core_model.testing import tiny_args, random_meta_state_dict
+from llamasys.core_model.testing import write_meta_checkpoint, write_hf_checkpoint, write_gguf_checkpoint
+
+args = tiny_args()                                     # 2 layers, dim 64, GQA 4/2, llama3 rope scaling
+sd = random_meta_state_dict(args, seed=0)              # Meta names, Meta q/k layout, float32
+meta_dir = write_meta_checkpoint(tmp_path / "meta", args, sd, shards=2)
+hf_dir = write_hf_checkpoint(tmp_path / "hf", args, sd, sharded=True)
+gguf = write_gguf_checkpoint(tmp_path / "m.gguf", args, sd, weight_type="F32")
+# read_checkpoint(meta_dir/hf_dir/gguf).state_dict all equal sd, tensor for tensor
+write_random_llama_guard(tmp_path / "lg")               # Llama Guard 3 shape: Meta folder, Llama 3 vocabulary
+write_random_prompt_guard(tmp_path / "pg", num_labels=3)  # Prompt Guard shape: DeBERTa-v2 classifier folder
+```
 
 Tokenizer (the call made here): by default a TINY Llama-3-style vocabulary, `TINY_VOCAB_SIZE` = 544
 ids: the 256 single bytes (rank = byte value), 32 BPE merges (`TINY_MERGES`), then Llama 3's 256
@@ -35,14 +42,14 @@ import functools
 import json
 import math
 import shutil
+import string
 from pathlib import Path
 
 import torch
 
-from llamasys.core_model.checkpoint import expected_meta_shapes
-from llamasys.core_model.checkpoint_hf import meta_state_dict_to_hf
-from llamasys.core_model.config import ModelArgs, RopeScaling, llama3_frequency_divisors
-from llamasys.core_model.tokenizer_llama3 import (
+from llamasys.core_model.checkpoints.hf import meta_state_dict_to_hf
+from llamasys.core_model.config import ModelArgs, RopeScaling, expected_meta_shapes, llama3_frequency_divisors
+from llamasys.core_model.tokenizers.llama3 import (
     LLAMA3_PAT_STR,
     default_tokenizer_model_path,
     llama3_special_token_names,
@@ -61,6 +68,8 @@ __all__ = [
     "write_tiny_tokenizer_model",
     "hf_config",
     "meta_params",
+    "write_random_llama_guard",
+    "write_random_prompt_guard",
 ]
 
 TINY_MERGES = (
@@ -184,7 +193,7 @@ def _merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
 @functools.lru_cache(maxsize=2)
 def _byte_level_vocab(real_llama3: bool) -> tuple[list[str], list[str], list[str]]:
     """(base tokens, merges "a b", special names) in byte-level spelling."""
-    from llamasys.core_model.tokenizer_hf import byte_level_alphabet
+    from llamasys.core_model.tokenizers.hf import byte_level_alphabet
 
     alphabet = byte_level_alphabet()
 
@@ -507,3 +516,112 @@ def write_gguf_checkpoint(
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+# shield-shaped stand-ins ---------------------------------------------------------------------------
+
+
+def write_random_llama_guard(
+    folder: Path,
+    *,
+    dim: int = 64,
+    n_layers: int = 2,
+    n_heads: int = 4,
+    n_kv_heads: int = 2,
+    seed: int = 0,
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """A Llama Guard 3-shaped stand-in: a Meta checkpoint folder (`params.json` + `consolidated.00.pth`) with
+    the full Llama 3 vocabulary (128,256 ids), random weights (or `state_dict`), rope theta 500000 without
+    scaling, and no `tokenizer.model` (the loader falls back to the llama-models copy), so the real
+    tokenizer and Llama Guard's prompt framing are exercised."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    params = {
+        "dim": dim,
+        "n_layers": n_layers,
+        "n_heads": n_heads,
+        "n_kv_heads": n_kv_heads,
+        "vocab_size": LLAMA3_VOCAB_SIZE,
+        "multiple_of": 32,
+        "norm_eps": 1e-5,
+        "rope_theta": 500000.0,
+        "use_scaled_rope": False,
+    }
+    (folder / "params.json").write_text(json.dumps(params, indent=2), encoding="utf-8")
+    if state_dict is None:
+        state_dict = random_meta_state_dict(ModelArgs.from_meta_params(params), seed)
+    torch.save({k: v.contiguous() for k, v in state_dict.items()}, folder / "consolidated.00.pth")
+    return folder
+
+
+_WORDS = [
+    "ignore",
+    "previous",
+    "instructions",
+    "all",
+    "the",
+    "a",
+    "you",
+    "are",
+    "now",
+    "do",
+    "anything",
+    "tell",
+    "me",
+    "your",
+    "system",
+    "prompt",
+    "hello",
+    "world",
+    "what",
+    "is",
+    "weather",
+    "today",
+    "sunny",
+    "please",
+    "write",
+    "poem",
+    "about",
+    "cats",
+    "password",
+    "reset",
+    "go",
+    "to",
+]
+
+
+def write_random_prompt_guard(
+    folder: Path, *, num_labels: int = 3, max_len: int = 512, seed: int = 0
+) -> Path:
+    """A tiny DeBERTa-v2 sequence classifier + tokenizer with Prompt Guard's label names (v1: 3, v2: 2)."""
+    from transformers import DebertaV2Config, DebertaV2ForSequenceClassification, DebertaV2Tokenizer
+
+    if num_labels not in (2, 3):
+        raise ValueError("Prompt Guard has 3 labels (v1) or 2 (v2)")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = [(t, 0.0) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] + [("▁", -2.0)]
+    chars = string.ascii_letters + string.digits + string.punctuation
+    vocab += [(c, -6.0) for c in chars] + [("▁" + c, -6.5) for c in chars]
+    vocab += [("▁" + w, -3.0) for w in _WORDS] + [(w, -3.5) for w in _WORDS]
+    tokenizer = DebertaV2Tokenizer(vocab=vocab, model_max_length=max_len)
+    tokenizer.save_pretrained(str(folder))
+    labels = ["BENIGN", "INJECTION", "JAILBREAK"] if num_labels == 3 else ["BENIGN", "MALICIOUS"]
+    config = DebertaV2Config(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=max_len,
+        pad_token_id=0,
+        num_labels=num_labels,
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = DebertaV2ForSequenceClassification(config)
+    model.save_pretrained(str(folder))
+    return folder
