@@ -129,10 +129,10 @@ class Tool:
             parameters=compact_schema(self.Arguments.model_json_schema()),
         )
 
-    async def call(self, **arguments: Any) -> ToolResult | str | Any:
+    async def call(self, /, **arguments: Any) -> ToolResult | str | Any:
         raise NotImplementedError(f"{type(self).__name__} must implement `async def call(...)`")
 
-    async def run(self, **arguments: Any) -> ToolResult:
+    async def run(self, /, **arguments: Any) -> ToolResult:
         """Validate, run with the timeout, and report every failure as an error result."""
         try:
             parsed = self.Arguments.model_validate(arguments)
@@ -199,7 +199,7 @@ class JSONSchemaTool(Tool):
             name=self.name, description=self.description, parameters=compact_schema(self.parameters)
         )
 
-    async def run(self, **arguments: Any) -> ToolResult:
+    async def run(self, /, **arguments: Any) -> ToolResult:
         if self._validator is not None:
             problems = sorted(self._validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
             if problems:

@@ -68,7 +68,7 @@ class FunctionTool(Tool):
         self.name = name or fn.__name__
         self.description = description if description is not None else docs.description
         self.timeout = timeout
-        self.Arguments = _arguments_model(fn, self.name, docs.params)
+        self.Arguments, self._parameter_of = _arguments_model(fn, self.name, docs.params)
         self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
             getattr(fn, "__call__", None)  # noqa: B004 (async callable objects)
         )
@@ -78,12 +78,14 @@ class FunctionTool(Tool):
             )
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
-    async def call(self, **arguments: Any) -> Any:
+    async def call(self, /, **arguments: Any) -> Any:
+        # `run` hands over the model's fields by their internal names; the function gets its own names.
+        arguments = {self._parameter_of.get(key, key): value for key, value in arguments.items()}
         if self._is_async:
             return await self.fn(**arguments)
         return await asyncio.to_thread(self.fn, **arguments)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
 
 
@@ -120,7 +122,15 @@ def tool(
     return decorate
 
 
-def _arguments_model(fn: Callable[..., Any], tool_name: str, param_docs: dict[str, str]) -> type[BaseModel]:
+def _arguments_model(
+    fn: Callable[..., Any], tool_name: str, param_docs: dict[str, str]
+) -> tuple[type[BaseModel], dict[str, str]]:
+    """The pydantic model of `fn`'s arguments, and its field names -> the function's parameter names.
+
+    Every parameter becomes a field named `p0`, `p1`, ... whose alias is the parameter's own name, so any
+    valid Python name works — also those pydantic reserves or refuses as field names (`model_config`,
+    `model_fields`, `schema`, `json`, `copy`, `_private`, `__dunder__`): the schema shows the real name
+    and validation reads it."""
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
     except Exception as exc:
@@ -129,6 +139,7 @@ def _arguments_model(fn: Callable[..., Any], tool_name: str, param_docs: dict[st
             "Define the types it uses at module level (or import them there)."
         ) from exc
     fields: dict[str, Any] = {}
+    parameter_of: dict[str, str] = {}
     for pname, param in inspect.signature(fn).parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise TypeError(
@@ -139,22 +150,39 @@ def _arguments_model(fn: Callable[..., Any], tool_name: str, param_docs: dict[st
             raise TypeError(
                 f"tool {tool_name}: parameter {pname} is positional-only; tools are called by keyword"
             )
+        key = f"p{len(fields)}"
+        parameter_of[key] = pname
         annotation = hints.get(pname, Any)
         annotation, has_description = _with_text_metadata(annotation)
         default = param.default
         if isinstance(default, FieldInfo):
             if default.description is None and not has_description and pname in param_docs:
                 default.description = param_docs[pname]
-            fields[pname] = (annotation, default)
+            fields[key] = (annotation, _aliased(default, pname))
             continue
         value = ... if default is param.empty else default
-        if has_description:  # the Annotated Field carries it; a second Field would blank it out
-            fields[pname] = (annotation, value)
+        if has_description:  # the Annotated Field carries it; a second description would blank it out
+            fields[key] = (annotation, Field(value, alias=pname, title=_title(pname)))
         else:
-            fields[pname] = (annotation, Field(value, description=param_docs.get(pname)))
-    return create_model(  # type: ignore[call-overload, no-any-return]
-        f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
+            fields[key] = (
+                annotation,
+                Field(value, alias=pname, title=_title(pname), description=param_docs.get(pname)),
+            )
+    model = create_model(  # type: ignore[call-overload]
+        f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
     )
+    return model, parameter_of
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").strip().title() or name
+
+
+def _aliased(info: FieldInfo, alias: str) -> FieldInfo:
+    """A copy of a `param: int = Field(...)` default whose alias is the parameter's name."""
+    alias = info.alias or alias  # `from_: str = Field(alias="from")` keeps the name its author chose
+    label = Field(alias=alias, title=info.title or _title(alias))
+    return FieldInfo.merge_field_infos(info, label)  # type: ignore[no-any-return]
 
 
 def _with_text_metadata(annotation: Any) -> tuple[Any, bool]:

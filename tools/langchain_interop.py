@@ -64,7 +64,7 @@ class LangChainTool(JSONSchemaTool):
         )
         self.lc_tool = lc_tool
 
-    async def call(self, **arguments: Any) -> ToolResult:
+    async def call(self, /, **arguments: Any) -> ToolResult:
         call = {
             "name": self.lc_tool.name,
             "args": arguments,
@@ -123,8 +123,9 @@ def to_langchain(tool: Tool) -> LlamasysLangChainTool:
     """A LangChain `BaseTool` that runs `tool` (its schema, sync and async)."""
     if not isinstance(tool, Tool):
         raise TypeError(f"to_langchain needs a llamasys Tool, got {type(tool).__name__}")
-    args_schema: Any
-    args_schema = tool.definition.parameters if isinstance(tool, JSONSchemaTool) else tool.Arguments
+    # The JSON Schema the model sees (not the pydantic class): `@tool` fields are aliased to their
+    # parameter names, and LangChain reads a class's field names, not its aliases.
+    args_schema: Any = tool.definition.parameters
     lc = LlamasysLangChainTool(
         name=tool.name, description=tool.description or tool.name, args_schema=args_schema
     )

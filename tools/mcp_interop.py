@@ -76,7 +76,7 @@ class MCPTool(JSONSchemaTool):
         self.remote_name = spec.name
         self.spec = spec
 
-    async def call(self, **arguments: Any) -> ToolResult:
+    async def call(self, /, **arguments: Any) -> ToolResult:
         return await self.toolset.call(self.remote_name, arguments)
 
 

@@ -148,10 +148,9 @@ async def test_llamasys_tool_as_langchain_tool_async_and_sync_inside_a_loop():
 async def test_round_trip_preserves_the_schema():
     back = from_langchain(to_langchain(greet))
     ours = greet.definition
-    # LangChain's tool_call_schema re-creates the model and drops only `additionalProperties: false`.
-    expected = {k: v for k, v in ours.parameters.items() if k != "additionalProperties"}
+    # The JSON Schema travels as is (additionalProperties: false included).
     assert (back.definition.name, back.definition.description) == (ours.name, ours.description)
-    assert back.definition.parameters == expected
+    assert back.definition.parameters == ours.parameters
     assert (await back.run(name="Ed")).content == "hi Ed"
     assert (await back.run(name="Ed", style="loud")).error
 
