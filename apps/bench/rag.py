@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 import typer
 from sqlalchemy import text
 
+from llamasys.apps.bench.timing import percentiles
 from llamasys.tools.memory import HashingEmbedder, MemoryStore, MiniLMEmbedder
 from llamasys.tools.memory.search import keyword_terms, top_k_cosine
 
@@ -78,12 +78,6 @@ def _query(rng: random.Random, document: str) -> str:
     """A handful of the document's content words in another order: a keyword-style question."""
     words = [w.strip(".").lower() for w in document.split() if w.strip(".").lower() in _WORD_SET]
     return " ".join(rng.sample(words, min(5, len(words))))
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50": round(statistics.median(ordered) * 1000, 3), "p95": round(p95 * 1000, 3)}
 
 
 def _timed(fn, *args, **kwargs) -> tuple[Any, float]:
@@ -201,24 +195,26 @@ def _measure_queries(
         baseline_keyword.append(seconds)
         baseline_found["keyword"] += any(title_of[c] == target for c in hits)
 
-    ours = {mode: _percentiles(values) for mode, values in latencies.items()}
+    ours = {mode: percentiles(values) for mode, values in latencies.items()}
     baselines = {
-        "vector_uncached_bruteforce": _percentiles(baseline_vector),
-        "keyword_like_scan": _percentiles(baseline_keyword),
-        "numpy_matmul_only": _percentiles(numpy_only),
+        "vector_uncached_bruteforce": percentiles(baseline_vector),
+        "keyword_like_scan": percentiles(baseline_keyword),
+        "numpy_matmul_only": percentiles(numpy_only),
     }
     return {
-        "query_embedding_ms": _percentiles(embed_times),
+        "query_embedding_ms": percentiles(embed_times),
         "vector_cache_build_ms": round(cache_build_s * 1000, 1),
         "query_latency_ms": ours,
         "baseline_latency_ms": baselines,
         "ratios_p50": {
             "vector_vs_uncached_bruteforce": round(
-                baselines["vector_uncached_bruteforce"]["p50"] / ours["vector"]["p50"], 1
+                baselines["vector_uncached_bruteforce"]["p50_ms"] / ours["vector"]["p50_ms"], 1
             ),
-            "keyword_vs_like_scan": round(baselines["keyword_like_scan"]["p50"] / ours["keyword"]["p50"], 1),
+            "keyword_vs_like_scan": round(
+                baselines["keyword_like_scan"]["p50_ms"] / ours["keyword"]["p50_ms"], 1
+            ),
             "vector_overhead_vs_numpy_matmul": round(
-                ours["vector"]["p50"] / baselines["numpy_matmul_only"]["p50"], 1
+                ours["vector"]["p50_ms"] / baselines["numpy_matmul_only"]["p50_ms"], 1
             ),
         },
         "recall@5": {
@@ -286,7 +282,7 @@ def bench_rag(
         f"embedding {ingestion['embedding_chunks_per_s']} chunks/s, storing {ingestion['storing_chunks_per_s']} chunks/s)"
     )
     for mode, values in latency.items():
-        typer.echo(f"  {mode:22s} p50 {values['p50']:8.2f} ms   p95 {values['p95']:8.2f} ms")
+        typer.echo(f"  {mode:22s} p50 {values['p50_ms']:8.2f} ms   p95 {values['p95_ms']:8.2f} ms")
     for name, values in result["baseline_latency_ms"].items():
-        typer.echo(f"  baseline {name:13s} p50 {values['p50']:8.2f} ms   p95 {values['p95']:8.2f} ms")
+        typer.echo(f"  baseline {name:13s} p50 {values['p50_ms']:8.2f} ms   p95 {values['p95_ms']:8.2f} ms")
     typer.echo(json.dumps(result["ratios_p50"]) + "  recall@5 " + json.dumps(result["recall@5"]))

@@ -2,7 +2,7 @@
 
 ```python
 from llamasys.apps.bench.timing import percentiles, best_seconds, copy_bandwidth
-percentiles([0.010, 0.012, 0.050])          # {"p50_ms": 12.0, "p95_ms": 46.2, "mean_ms": 24.0, "n": 3}
+percentiles([0.010, 0.012, 0.050])          # {"p50_ms": 12.0, "p95_ms": 46.2, "mean_ms": 24.0, "min_ms": 10.0, "n": 3}
 copy_bandwidth("cpu") / 1e9                 # GB/s of a 256 MiB tensor copy, read + write bytes
 ```
 """
@@ -29,7 +29,7 @@ __all__ = [
 
 
 def percentiles(seconds: Sequence[float]) -> dict[str, float]:
-    """p50 / p95 / mean of durations given in seconds, reported in milliseconds (rounded to 0.001 ms),
+    """p50 / p95 / mean / min of durations given in seconds, reported in milliseconds (rounded to 0.001 ms),
     plus the sample count. p95 interpolates linearly between order statistics (statistics.quantiles,
     method "inclusive"); one sample is its own p50 and p95. Raises ValueError on an empty sequence."""
     if not seconds:
@@ -44,6 +44,7 @@ def percentiles(seconds: Sequence[float]) -> dict[str, float]:
         "p50_ms": round(p50, 3),
         "p95_ms": round(p95, 3),
         "mean_ms": round(statistics.fmean(ms), 3),
+        "min_ms": round(ms[0], 3),
         "n": len(ms),
     }
 

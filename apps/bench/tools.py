@@ -21,29 +21,17 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from typing import Annotated, Any
 
 import typer
 
+from llamasys.apps.bench.timing import percentiles
 from llamasys.tools.code_interpreter import CodeInterpreter
 from llamasys.tools.sandbox import backend_problem
 
 TARGET_MS = 50.0
-
-
-def _summary(seconds: list[float]) -> dict[str, float]:
-    ms = sorted(s * 1000 for s in seconds)
-    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-    return {
-        "n": len(ms),
-        "p50_ms": round(statistics.median(ms), 3),
-        "p95_ms": round(p95, 3),
-        "mean_ms": round(statistics.fmean(ms), 3),
-        "min_ms": round(ms[0], 3),
-    }
 
 
 async def _baseline(runs: int) -> dict[str, float]:
@@ -57,7 +45,7 @@ async def _baseline(runs: int) -> dict[str, float]:
         times.append(time.perf_counter() - began)
         if out.strip() != b"1":
             raise RuntimeError(f"baseline python printed {out!r}")
-    return _summary(times)
+    return percentiles(times)
 
 
 async def _measure_backend(backend: str, calls: int, starts: int) -> dict[str, Any]:
@@ -83,9 +71,9 @@ async def _measure_backend(backend: str, calls: int, starts: int) -> dict[str, A
                 raise RuntimeError(f"unexpected result from the interpreter: {result.content!r}")
     finally:
         await interpreter.close()
-    warm = _summary(call_times)
+    warm = percentiles(call_times)
     return {
-        "worker_start": _summary(start_times),
+        "worker_start": percentiles(start_times),
         "warm_call_print_1": warm,
         "meets_target": warm["p50_ms"] < TARGET_MS,
     }

@@ -18,7 +18,7 @@ def test_bench_rag_prints_json_with_baselines() -> None:
     report = json.loads(result.stdout[result.stdout.index("{") :])
     assert report["config"]["chunks"] == 60 and report["ingestion"]["chunks_per_s"] > 0
     for mode in ("vector", "keyword", "hybrid", "hybrid_with_embedding"):
-        assert 0 < report["query_latency_ms"][mode]["p50"] <= report["query_latency_ms"][mode]["p95"]
+        assert 0 < report["query_latency_ms"][mode]["p50_ms"] <= report["query_latency_ms"][mode]["p95_ms"]
     assert set(report["baseline_latency_ms"]) == {
         "vector_uncached_bruteforce",
         "keyword_like_scan",
