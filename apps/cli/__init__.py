@@ -2,6 +2,7 @@
 typer apps of `app.py`; importing them here is what puts them on the command line."""
 
 from . import (  # noqa: F401  (imported for their registrations)
+    agent_commands,
     bench,
     chat,
     mcp_commands,

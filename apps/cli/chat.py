@@ -1,8 +1,9 @@
-"""`llamasys chat`: talk to a model in the terminal, with streamed answers.
+"""`llamasys model chat`: talk to the bare model in the terminal (no agent, no tools), answers streamed.
+(`llamasys chat` is the agent: apps/cli/agent_commands.py.)
 
-    llamasys chat                                   # SmolLM2-135M-Instruct, embedded, CPU
-    llamasys chat --model llama3.2-1b-instruct --system "Answer in French." --temperature 0.6
-    printf 'What is 2+2?\\n' | llamasys chat --max-tokens 16     # piped: one answer per input line
+    llamasys model chat                                   # SmolLM2-135M-Instruct, embedded, CPU
+    llamasys model chat --model llama3.2-1b-instruct --system "Answer in French." --temperature 0.6
+    printf 'What is 2+2?\\n' | llamasys model chat --max-tokens 16     # piped: one answer per input line
 
 Each input line is a user message; the model's answer streams to stdout. `/reset` forgets the
 conversation (the system prompt stays), `/exit` (or end of input) quits. When the conversation no longer
@@ -22,7 +23,7 @@ import typer
 from llamasys.core_model.errors import ModelError
 from llamasys.core_model.messages import AssistantMessage, Message, SystemMessage, UserMessage
 
-from .app import app
+from .app import model_app
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def _answer(engine, fmt, ids: list[int], sampling, out: TextIO) -> AssistantMess
     return parser.finish(stop_reason) if stop_reason is not None else parser.finish()
 
 
-@app.command("chat")
+@model_app.command("chat")
 def chat(
     model: str = typer.Option(
         "smollm2-135m-instruct", "--model", "-m", help="Catalogue id, checkpoint folder or .gguf file."

@@ -1,4 +1,4 @@
-"""`llamasys chat`: the terminal loop on a tiny random-weight checkpoint, and on SmolLM2 (slow)."""
+"""`llamasys model chat`: the bare-model terminal loop on a tiny random-weight checkpoint, and on SmolLM2 (slow)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def run_chat(checkpoint, stdin: str, *extra: str):
     runner = CliRunner()
     return runner.invoke(
         app,
-        ["chat", "--model", str(checkpoint), "--max-tokens", "6", "--temperature", "0", *extra],
+        ["model", "chat", "--model", str(checkpoint), "--max-tokens", "6", "--temperature", "0", *extra],
         input=stdin,
     )
 
@@ -76,7 +76,9 @@ def test_the_oldest_exchanges_are_dropped_when_the_context_is_full(tiny_checkpoi
 
 
 def test_unknown_model_is_a_clear_error(tmp_path):
-    result = CliRunner().invoke(app, ["chat", "--model", str(tmp_path / "nothing-here")], input="hi\n")
+    result = CliRunner().invoke(
+        app, ["model", "chat", "--model", str(tmp_path / "nothing-here")], input="hi\n"
+    )
     assert result.exit_code == 1
     assert "error: cannot load" in result.stderr
 
@@ -89,6 +91,7 @@ def test_piped_chat_with_smollm2_answers(smollm2_gguf):
             sys.executable,
             "-c",
             "from llamasys.apps.cli import main; main()",
+            "model",
             "chat",
             "--max-tokens",
             "16",
