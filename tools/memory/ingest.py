@@ -4,7 +4,11 @@
     doc = read_payload(body, source="https://...", content_type="text/html; charset=utf-8")
     doc = load_text("raw text", title="notes")
 
-Bytes of unknown encoding are decoded by BOM, then strict UTF-8, then charset-normalizer's best guess.
+Bytes of unknown encoding are decoded by BOM, then the declared charset, then BOM-less UTF-16/32 (bytes
+holding NULs: the byte order from where the NULs fall; no fit = binary), then strict UTF-8, then — for
+short text, where statistical detectors guess wildly — windows-1252 when that gives Western words, then
+charset-normalizer's best guess. HTML keeps the separation its markup expresses: tables become Markdown
+rows (`| Alice | 30 |`), list items `- ` / `1. ` lines, `<br>` a line break.
 Every failure is a `DocumentReadError` (or `UnsupportedDocumentError`) whose message names the file and
 says what to do; callers that ingest many files report it per file and go on.
 """
@@ -18,6 +22,7 @@ import logging
 import mimetypes
 import re
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -192,14 +197,27 @@ def decode_bytes(data: bytes, *, source: str, charset: str | None = None) -> str
             return data.decode(charset)
         except (LookupError, UnicodeDecodeError):
             log.info("%s: declared charset %r does not decode it; detecting", source, charset)
+    if b"\x00" in data:
+        # UTF-8 and the legacy code pages never hold NUL in text; UTF-16/32 without a BOM do.
+        wide = _wide_text(data)
+        if wide is None:
+            raise DocumentReadError(
+                f"{source}: looks like binary data, not text (it holds NUL bytes and is no UTF-16/32 "
+                "text); convert it to text, Markdown, HTML or PDF first"
+            )
+        log.info("%s: decoded as BOM-less UTF-16/32", source)
+        return wide
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    western = _short_western(data)
+    if western is not None:
+        log.info("%s: decoded as windows-1252 (short Western text)", source)
+        return western
     from charset_normalizer import from_bytes
 
-    # NUL bytes in the head: binary, whatever the detector would say (so it is not run on it).
-    matches = [] if b"\x00" in data[:4096] else list(from_bytes(data))
+    matches = list(from_bytes(data))
     if not matches:
         raise DocumentReadError(
             f"{source}: looks like binary data, not text (no text encoding fits); "
@@ -218,6 +236,65 @@ def decode_bytes(data: bytes, *, source: str, charset: str | None = None) -> str
 
 
 _NEAR_TIE_CHAOS = 10.0  # percentage points of charset-normalizer's "chaos" measure
+_SHORT = 512  # bytes: below this, statistical detectors guess wildly (4 bytes of "café" came out as Big5)
+_TEXTUAL = 0.97  # share of printable characters (or whitespace) that makes decoded bytes text
+
+
+def _is_textual(text: str) -> bool:
+    if not text or "\x00" in text:
+        return False
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\t\n\r\f\v")
+    return printable >= _TEXTUAL * len(text)
+
+
+def _wide_text(data: bytes) -> str | None:
+    """BOM-less UTF-32 or UTF-16 text, or None. The byte order is the one whose NULs fall where ASCII
+    and Latin text puts them (the high byte of each unit); strict decoding rejects lone surrogates."""
+    candidates: list[str] = []
+    if len(data) % 4 == 0:
+        candidates += ["utf-32-le", "utf-32-be"]
+    if len(data) % 2 == 0:
+        odd_zeros = data[1::2].count(0)
+        even_zeros = data[0::2].count(0)
+        candidates += ["utf-16-le", "utf-16-be"] if odd_zeros >= even_zeros else ["utf-16-be", "utf-16-le"]
+    for encoding in candidates:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _is_textual(text):
+            return text
+    return None
+
+
+# What windows-1252 turns Western text into: ASCII, accented Latin letters, and its typographic marks.
+_WESTERN_LETTERS = frozenset([chr(c) for c in range(0xC0, 0x100) if chr(c) not in "×÷"] + list("ŒœŠšŽžŸƒ"))
+_WESTERN_MARKS = frozenset("\u00a0“”‘’‚„–—…€«»°·§©®™£¥¢•†‡‰‹›¹²³½¼¾ªº")
+
+
+def _short_western(data: bytes) -> str | None:
+    """A short legacy-encoded text read as windows-1252 when that gives Western words: every non-ASCII
+    character an accented letter inside mostly-ASCII words (or a typographic mark). Cyrillic, Greek or
+    Central European code pages give symbols or runs of accented letters instead, and go to the detector."""
+    if len(data) >= _SHORT:
+        return None
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    letters = [ch for ch in text if ch.isalpha()]
+    accented = [ch for ch in letters if not ch.isascii()]
+    if text.isascii() or len(accented) > 0.4 * len(letters):
+        return None
+    for i, ch in enumerate(text):
+        if ch.isascii():
+            continue
+        if ch in _WESTERN_LETTERS or ch in _WESTERN_MARKS:
+            continue
+        if ch in "¿¡" and (i == 0 or not text[i - 1].isalnum()):
+            continue
+        return None
+    return text if _is_textual(text) else None
 
 
 _DROP_TAGS = ("script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "head", "nav")
@@ -245,12 +322,42 @@ def html_to_text(html: str) -> tuple[str, str | None]:
     if not title:
         heading = soup.find("h1")
         title = " ".join(heading.get_text(" ").split()) if heading else None
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for item in soup.find_all("li"):
+        parent = item.find_parent(["ul", "ol"])
+        if parent is not None and parent.name == "ol":
+            siblings = [li for li in parent.find_all("li") if li.find_parent(["ul", "ol"]) is parent]
+            start = int(parent["start"]) if str(parent.get("start", "")).isdigit() else 1
+            item.insert(0, f"{start + siblings.index(item)}. ")
+        else:
+            item.insert(0, "- ")
     for tag in soup.find_all(_BLOCK_TAGS):
         tag.insert_before("\n\n" if tag.name.startswith("h") or tag.name == "p" else "\n")
         tag.insert_after("\n")
+    for table in reversed(soup.find_all("table")):  # innermost first: a nested table becomes a cell's text
+        table.replace_with(f"\n\n{_table_rows(table)}\n\n")
     lines = [" ".join(line.split()) for line in soup.get_text().splitlines()]
     text = "\n".join(lines)
     return text, title or None
+
+
+def _table_rows(table: Any) -> str:
+    """A table as Markdown rows (`| Name | Days |`, a `| --- |` rule under a header row)."""
+    rows: list[str] = []
+    for row in table.find_all("tr"):
+        if row.find_parent("table") is not table:
+            continue
+        cells = [c for c in row.find_all(["td", "th"]) if c.find_parent("tr") is row]
+        if not cells:
+            continue
+        texts = [" ".join(c.get_text().split()).replace("|", "\\|") for c in cells]
+        span = sum(int(c["colspan"]) if str(c.get("colspan", "")).isdigit() else 1 for c in cells)
+        texts += [""] * (span - len(cells))  # a spanning cell keeps the columns of the rows below aligned
+        rows.append("| " + " | ".join(texts) + " |")
+        if len(rows) == 1 and all(c.name == "th" for c in cells):
+            rows.append("|" + " --- |" * len(texts))
+    return "\n".join(rows)
 
 
 def _markdown_title(text: str) -> str | None:
