@@ -1,0 +1,60 @@
+"""End to end on a tiny random-weight engine: a real chat format, real tokens, a stored turn."""
+
+import pytest
+from agent_tools import get_weather
+
+from llamasys.agentic import EngineBackend
+from llamasys.core_model.messages import AssistantMessage, SystemMessage, UserMessage
+from llamasys.core_model.sampling import SamplingParams
+from llamasys.core_model.testing import random_meta_state_dict, tiny_args, write_meta_checkpoint
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory):
+    args = tiny_args()
+    folder = write_meta_checkpoint(
+        tmp_path_factory.mktemp("tiny") / "meta", args, random_meta_state_dict(args, seed=0)
+    )
+    import torch
+
+    return EngineBackend(str(folder), dtype=torch.float32, max_seq_len=1024, max_batch_size=2)
+
+
+def test_a_turn_on_the_real_engine_streams_stores_and_counts_tokens(backend, make_agent):
+    agent = make_agent(
+        backend, instructions="Be brief.", tools=[get_weather], sampling=SamplingParams(max_tokens=12)
+    )
+    session = agent.create_session()
+    result = session.run("Hi")
+    assert result.status in ("completed", "max_iterations")
+    first = next(s for s in result.steps if s.step_type == "inference")
+    fed = [SystemMessage(content="Be brief."), UserMessage(content="Hi")]
+    prompt = backend.encode(fed, [get_weather.definition])
+    assert first.usage.prompt_tokens == len(prompt)
+    assert 1 <= first.usage.completion_tokens <= 12
+    assert first.timings["prefill_s"] >= 0 and first.timings["ttft_s"] > 0
+    if not first.model_response.tool_calls:
+        assert result.output == first.model_response.content
+        assert session.messages()[-1] == AssistantMessage(content=result.output)
+
+
+async def test_streamed_text_is_the_answer_and_greedy_is_repeatable(backend):
+    messages = [UserMessage(content="Say something")]
+    sampling = SamplingParams(max_tokens=10)
+    runs = []
+    for _ in range(2):
+        chunks = [c async for c in backend.stream(messages, [], sampling)]
+        final = chunks[-1]
+        assert final.type == "message"
+        streamed = "".join(c.text for c in chunks if c.type == "text")
+        if not final.message.tool_calls:
+            assert streamed == final.message.content
+        runs.append(final.message)
+    assert runs[0] == runs[1]
+
+
+async def test_a_prompt_longer_than_the_window_is_a_clear_error(backend):
+    from llamasys.agentic import BackendError
+
+    with pytest.raises(BackendError, match="larger max_seq_len"):
+        _ = [c async for c in backend.stream([UserMessage(content="word " * 2000)], [], SamplingParams())]
