@@ -25,12 +25,13 @@ TIGHT = dict(
 )
 
 
-def require_backend(backend: str) -> None:
-    if os.geteuid() != 0 and backend == "unshare":
-        pytest.skip("the unshare fallback is exercised as root (as CI runs)")
-    problem = backend_problem(backend)
+def require_backend(backend: str, network: bool = False) -> None:
+    """Both backends run as root and as an ordinary user (unshare then maps root in a user namespace);
+    one that cannot start here skips on a laptop and fails in CI, with the launcher's own error."""
+    problem = backend_problem(backend, network)
     if problem is not None:
-        require_in_ci(f"sandbox backend {backend} does not work here: {problem}")
+        user = "root" if os.geteuid() == 0 else f"uid {os.geteuid()}"
+        require_in_ci(f"sandbox backend {backend} does not work here (as {user}): {problem}")
 
 
 @pytest.fixture(params=["bwrap", "unshare"])
@@ -43,6 +44,12 @@ def backend(request) -> str:
 def bwrap_backend() -> str:
     require_backend("bwrap")
     return "bwrap"
+
+
+@pytest.fixture
+def unshare_backend() -> str:
+    require_backend("unshare")
+    return "unshare"
 
 
 @pytest_asyncio.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from support import require_in_ci
 
 from llamasys.tools import sandbox
 from llamasys.tools.code_interpreter import _check_name, _join_stream, format_output
@@ -63,7 +64,7 @@ def test_good_file_names():
 def test_bwrap_plan_isolates_everything(monkeypatch):
     monkeypatch.setenv("LLAMASYS_FAKE_API_KEY", "sk-secret")
     if sandbox.shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
+        require_in_ci("bubblewrap is not installed (apt-get install bubblewrap)")
     plan = plan_launch(["python", "w.py"], SandboxLimits(workdir_bytes=1234), backend="bwrap")
     argv = plan.argv
     for flag in ("--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"):

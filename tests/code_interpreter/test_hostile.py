@@ -13,9 +13,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from support import require_in_ci, sandbox_uid
 
 from llamasys.tools.code_interpreter import CodeInterpreter, InterpreterError
-from llamasys.tools.sandbox import worker_source
+from llamasys.tools.sandbox import backend_problem, worker_source
 
 OK_ONE = "completed\n[stdout]\n1\n[/stdout]"
 
@@ -90,11 +91,66 @@ async def test_tcp_connect_to_the_internet(backend, make_interpreter):
     await assert_still_works(interpreter)
 
 
+# a DNS query for example.com (type A), sent straight to a resolver address: no resolv.conf involved
+DNS_QUERY = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01"
+
+
+async def network_evidence(interpreter: CodeInterpreter, resolver_port: int) -> tuple[str, str]:
+    """(the sandbox's network namespace, its answer to a DNS query sent to a host-loopback resolver)."""
+    result = await interpreter.run(
+        code="import os, socket\nprint(os.readlink('/proc/self/ns/net'))\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.settimeout(2)\n"
+        f"s.sendto({DNS_QUERY!r}, ('127.0.0.1', {resolver_port}))\n"
+        "try:\n    print('answer', s.recv(512))\nexcept OSError as e:\n    print('no answer', type(e).__name__)"
+    )
+    lines = result.content.splitlines()
+    assert lines[:2] == ["completed", "[stdout]"], result.content
+    return lines[2], lines[3]
+
+
+async def serve_dns_once(resolver: socket.socket) -> bytes | None:
+    """Answer one query arriving at `resolver` (echoing it back, flagged as a response); None if none came."""
+    loop = asyncio.get_running_loop()
+    try:
+        query, peer = await asyncio.wait_for(loop.sock_recvfrom(resolver, 512), timeout=4)
+    except TimeoutError:
+        return None
+    await loop.sock_sendto(resolver, query[:2] + b"\x81\x80" + query[4:], peer)
+    return query
+
+
 async def test_dns_resolution(backend, make_interpreter):
-    interpreter = make_interpreter(backend)
-    out = await blocked(interpreter, "import socket\nsocket.getaddrinfo('example.com', 443)")
-    assert "gaierror" in out
-    await assert_still_works(interpreter)
+    """Names do not resolve because there is no network, not for want of /etc/resolv.conf: a query sent
+    straight to a resolver on the host's loopback never arrives, and the sandbox's network namespace is
+    not the host's. The same probe from a sandbox with network=True reaches the resolver, so this test
+    fails on a sandbox that shares the host's network."""
+    host_namespace = os.readlink("/proc/self/ns/net")
+    resolver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    resolver.bind(("127.0.0.1", 0))
+    resolver.setblocking(False)
+    port = resolver.getsockname()[1]
+    try:
+        isolated = make_interpreter(backend)
+        probe = asyncio.create_task(network_evidence(isolated, port))
+        arrived = await serve_dns_once(resolver)
+        namespace, answer = await probe
+        assert arrived is None and answer.startswith("no answer"), (arrived, answer)
+        assert namespace.startswith("net:[") and namespace != host_namespace
+        out = await blocked(isolated, "import socket\nsocket.getaddrinfo('example.com', 443)")
+        assert "gaierror" in out
+        await assert_still_works(isolated)
+
+        problem = backend_problem(backend, True)
+        if problem is not None:
+            require_in_ci(f"sandbox backend {backend} with network=True does not start: {problem}")
+        shared = make_interpreter(backend, network=True)
+        probe = asyncio.create_task(network_evidence(shared, port))
+        arrived = await serve_dns_once(resolver)
+        namespace, answer = await probe
+        assert arrived == DNS_QUERY and answer.startswith("answer"), (arrived, answer)
+        assert namespace == host_namespace
+    finally:
+        resolver.close()
 
 
 async def test_abstract_unix_socket_of_the_host(backend, make_interpreter):
@@ -380,11 +436,22 @@ async def test_killing_the_parent_and_everyone(backend, make_interpreter):
 
 async def test_setuid_root(backend, make_interpreter):
     interpreter = make_interpreter(backend)
-    out = await blocked(interpreter, "import os\nos.setuid(0)")
-    assert "PermissionError" in out or "Invalid argument" in out  # EINVAL: uid 0 is not even mapped
+    uid = sandbox_uid(backend)
+    if uid == 0:
+        # an ordinary user's unshare sandbox: root of a user namespace that maps only the host user,
+        # with every capability gone and no way to regain one
+        status = await interpreter.run(code="print(open('/proc/self/status').read())")
+        for line in ("CapEff:\t0000000000000000", "CapPrm:\t0000000000000000", "CapBnd:\t0000000000000000"):
+            assert line in status.content, status.content
+        assert "NoNewPrivs:\t1" in status.content
+        mapped = await interpreter.run(code="print(open('/proc/self/uid_map').read().split())")
+        assert mapped.content == f"completed\n[stdout]\n['0', '{os.geteuid()}', '1']\n[/stdout]"
+    else:
+        out = await blocked(interpreter, "import os\nos.setuid(0)")
+        assert "PermissionError" in out or "Invalid argument" in out  # EINVAL: uid 0 is not even mapped
     await blocked(interpreter, "import os\nos.setgroups([0])")
-    uid = await interpreter.run(code="import os\nprint(os.getuid(), os.geteuid())")
-    assert uid.content == "completed\n[stdout]\n65534 65534\n[/stdout]"
+    ids = await interpreter.run(code="import os\nprint(os.getuid(), os.geteuid())")
+    assert ids.content == f"completed\n[stdout]\n{uid} {uid}\n[/stdout]"
     await assert_still_works(interpreter)
 
 
@@ -395,7 +462,7 @@ async def test_spawning_a_shell(backend, make_interpreter, monkeypatch):
         code="import subprocess\nprint(subprocess.run(['/bin/sh', '-c', 'id -u; env; cat /etc/shadow; ls /root; "
         "echo done'], capture_output=True, text=True))"
     )
-    assert "65534" in result.content and "done" in result.content
+    assert f"stdout='{sandbox_uid(backend)}\\n" in result.content and "done" in result.content
     assert "tok-should-not-leak" not in result.content and "root:" not in result.content
     await assert_still_works(interpreter)
 
@@ -465,10 +532,10 @@ async def test_host_session_keyring(backend, make_interpreter):
     libc.syscall.restype = ctypes.c_long
     keyctl, add_key, join_session, invalidate, session = 250, 248, 1, 21, -3
     if os.uname().machine != "x86_64":
-        pytest.skip("syscall numbers below are x86_64's")
+        require_in_ci("the keyring syscall numbers below are x86_64's")
     # a private session keyring for this test process, so nothing leaks into its parent's
     if libc.syscall(keyctl, join_session, None) < 0:
-        pytest.skip("kernel keyrings are not available here")
+        require_in_ci("kernel keyrings are not available here (keyctl join_session failed)")
     secret = b"host-keyring-secret-" + uuid.uuid4().hex.encode()
     key = libc.syscall(add_key, b"user", b"llamasys-test", secret, len(secret), ctypes.c_int(session))
     assert key > 0
