@@ -13,6 +13,7 @@ from pathlib import Path
 
 import llama_models
 import pytest
+from support import import_or_require
 
 from llamasys.core_model.chat.format import Llama3ChatFormat
 from llamasys.core_model.chat.system_prompt import build_system_prompt, json_tools_prompt
@@ -149,8 +150,14 @@ def _meta_messages(messages):
 
 @pytest.fixture(scope="module")
 def meta_chat_format():
-    chat_format = pytest.importorskip("llama_models.llama3.chat_format")
-    tokenizer = pytest.importorskip("llama_models.llama3.tokenizer")
+    chat_format = import_or_require(
+        "llama_models.llama3.chat_format",
+        "pip install llama-models==0.3.0 (a runtime dependency: Meta's reference code)",
+    )
+    tokenizer = import_or_require(
+        "llama_models.llama3.tokenizer",
+        "pip install llama-models==0.3.0 (a runtime dependency: Meta's reference code)",
+    )
     return chat_format.ChatFormat(tokenizer.Tokenizer.get_instance())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import import_or_require
 
 from llamasys.core_model.chat.tool_call_codec import (
     ChatFormatError,
@@ -277,7 +278,10 @@ META_NOT_LISTS = [
 
 @pytest.mark.parametrize("text", META_PYTHON_LISTS)
 def test_python_lists_from_metas_own_tests_give_every_call(llama3_format, text):
-    tool_utils = pytest.importorskip("llama_models.llama3.tool_utils")
+    tool_utils = import_or_require(
+        "llama_models.llama3.tool_utils",
+        "pip install llama-models==0.3.0 (a runtime dependency: Meta's reference code)",
+    )
     expected = tool_utils.parse_python_list_for_function_calls(text)  # Meta's parser, all calls
     assert calls(decode(llama3_format, text + "<|eot_id|>")) == [(n, a) for n, a in expected]
     # Meta's decoder returns only the first (its "FIXME: Enable multiple tool calls")

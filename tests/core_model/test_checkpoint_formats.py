@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from support import require_in_ci
 
 from llamasys.core_model.checkpoints import Checkpoint, read_checkpoint
 from llamasys.core_model.config import (
@@ -84,7 +85,7 @@ def test_meta_single_shard_stays_memory_mapped(tmp_path):
     assert_same_weights(ckpt, sd)
     maps = Path("/proc/self/maps")
     if not maps.exists():
-        pytest.skip("needs Linux /proc to see memory maps")
+        require_in_ci("needs Linux /proc to see memory maps")
     assert str((tmp_path / "m" / "consolidated.00.pth").resolve()) in maps.read_text()
 
 
@@ -97,7 +98,7 @@ def test_hf_safetensors_are_memory_mapped_not_copied(tmp_path):
     assert ckpt.state_dict["layers.0.feed_forward.w2.weight"].dtype == torch.bfloat16
     maps = Path("/proc/self/maps")
     if not maps.exists():
-        pytest.skip("needs Linux /proc to see memory maps")
+        require_in_ci("needs Linux /proc to see memory maps")
     mapped = maps.read_text()
     assert str((folder / "model-00001-of-00002.safetensors").resolve()) in mapped
 
@@ -282,7 +283,6 @@ def test_smollm2_gguf_weights_equal_transformers_gguf_loader():
     """The real Q4_1 file: every tensor equals transformers' dequantized one (q/k after hf_to_meta_qk)."""
     import importlib.metadata
 
-    from support import require_in_ci
     from transformers import AutoModelForCausalLM
 
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from support import require_in_ci
+from support import import_or_require, require_in_ci
 
 pytestmark = [pytest.mark.slow, pytest.mark.smollm2]
 
@@ -40,7 +40,7 @@ def engine(gguf):
 
 
 def test_greedy_continuations_match_transformers(gguf, engine):
-    pytest.importorskip("accelerate")
+    import_or_require("accelerate", "pip install accelerate (a runtime dependency)")
     from transformers import AutoModelForCausalLM
 
     from llamasys.core_model import SamplingParams

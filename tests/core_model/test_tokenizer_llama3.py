@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import import_or_require
 
 from llamasys.core_model.errors import TokenizerError
 from llamasys.core_model.tokenizers.base import Tokenizer
@@ -76,7 +77,11 @@ def test_special_text_is_not_forged_unless_allowed(tok):
 
 
 def test_same_ids_as_meta_reference(tok):
-    meta_tokenizer = pytest.importorskip("llama_models.llama3.tokenizer").Tokenizer.get_instance()
+    meta = import_or_require(
+        "llama_models.llama3.tokenizer",
+        "pip install llama-models==0.3.0 (a runtime dependency: Meta's reference code)",
+    )
+    meta_tokenizer = meta.Tokenizer.get_instance()
     samples = [
         "Hello, world!",
         "  leading spaces and trailing   ",
