@@ -146,6 +146,7 @@ class _Row:
     stop_reason: StopReason = StopReason.out_of_tokens
     stop_token_id: int | None = None
     stop_string: str | None = None
+    constraint: Any = None  # structured.RowConstraint: masks this row's logits, follows its tokens
 
 
 @dataclass
@@ -373,15 +374,28 @@ class Engine:
     # -- generation --------------------------------------------------------------------------------
 
     def generate(
-        self, prompts: Sequence[Sequence[int]], sampling: SamplingParams | None = None
+        self,
+        prompts: Sequence[Sequence[int]],
+        sampling: SamplingParams | None = None,
+        *,
+        constraints: Sequence[Any] | None = None,
     ) -> list[Completion]:
-        """Complete every prompt (token ids); up to max_batch_size of them decode together."""
+        """Complete every prompt (token ids); up to max_batch_size of them decode together.
+        `constraints`: one structured constraint (or None) per prompt, instead of `sampling.constraint`."""
         sampling = sampling or SamplingParams()
         prompts = [self._check_prompt(p, sampling) for p in prompts]
+        if constraints is not None and len(constraints) != len(prompts):
+            raise ValueError(
+                f"{len(constraints)} constraints for {len(prompts)} prompts: give one per prompt"
+            )
+        per_row = [
+            sampling if constraints is None else sampling.model_copy(update={"constraint": c})
+            for c in (constraints if constraints is not None else [None] * len(prompts))
+        ]
         out: list[Completion] = []
         for start in range(0, len(prompts), self.max_batch_size):
             chunk = prompts[start : start + self.max_batch_size]
-            rows = [self._new_row(p, sampling) for p in chunk]
+            rows = [self._new_row(p, s) for p, s in zip(chunk, per_row[start:], strict=False)]
             timing = _Timing()
             for _ in self._run(rows, sampling, timing):
                 pass
@@ -419,7 +433,27 @@ class Engine:
         row = _Row(prompt=prompt, text=_Text(self.tokenizer, sampling.stop))
         if sampling.wants_logprobs:
             row.logprobs = []
+        if sampling.constraint is not None:
+            if self.tokenizer is None:
+                raise ValueError("a constraint needs the engine's tokenizer, and this engine has none")
+            from .structured.grammar import RowConstraint
+
+            row.constraint = RowConstraint.start(sampling.constraint, self.tokenizer)
         return row
+
+    def _constrain(self, rows: Sequence[_Row], logits: torch.Tensor) -> None:
+        """Mask row i's logits `logits[i]` by its constraint, in place, before sampling (every decode path
+        comes through here: C step, eager, CUDA graphs, prefill). A row whose constraint allows no token
+        ends with `StopReason.constraint_dead_end`; skip rows that are `done` afterwards."""
+        if all(r.constraint is None or r.done for r in rows):
+            return
+        from .structured.grammar import mask_logits_
+
+        ok = mask_logits_(logits, [None if r.done else r.constraint for r in rows])
+        for row, fine in zip(rows, ok, strict=True):
+            if not fine:
+                row.done, row.stop_reason = True, StopReason.constraint_dead_end
+                row.text.finish()
 
     def _completion(self, row: _Row, timing: _Timing) -> Completion:
         n_decoded = max(len(row.tokens) - 1, 0)
@@ -437,6 +471,13 @@ class Engine:
         )
 
     def _accept(self, row: _Row, token_id: int, stop_ids: frozenset[int], budget: int) -> None:
+        if row.constraint is not None and not row.constraint.accept(token_id):
+            log.warning(
+                "token %d broke the row's constraint (%s): row ended", token_id, row.constraint.failed
+            )
+            row.done, row.stop_reason = True, StopReason.constraint_dead_end
+            row.text.finish()
+            return
         row.tokens.append(token_id)
         if token_id in stop_ids:
             row.done, row.stop_token_id = True, token_id
@@ -467,6 +508,7 @@ class Engine:
             step = 0
             decode_start = None
             while True:
+                self._constrain(rows, logits)
                 ids_t, lp = self._sample(logits, sampling, generator, top)
                 ids = ids_t.tolist()  # the one host sync per step
                 lp_host = [t.tolist() if t is not None else None for t in lp] if lp is not None else None

@@ -27,6 +27,8 @@ class StopReason(str, Enum):
     end_of_turn = "end_of_turn"
     end_of_message = "end_of_message"
     out_of_tokens = "out_of_tokens"
+    # The row's constraint (SamplingParams.constraint) allowed no token: the output so far is kept.
+    constraint_dead_end = "constraint_dead_end"
 
 
 class BuiltinTool(str, Enum):

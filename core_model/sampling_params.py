@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from llamasys.core_model.structured.constraints import Constraint
+
 __all__ = ["SamplingParams"]
 
 
@@ -29,6 +31,11 @@ class SamplingParams(BaseModel):
     stop_token_ids: tuple[int, ...] = Field((), description="added to the tokenizer's stop tokens")
     stop: tuple[str, ...] = Field((), description="stop strings, trimmed from the text")
     logprobs: bool | int = Field(False, description="True: log-prob of each token; N: and the N best")
+    constraint: Constraint | None = Field(
+        None,
+        description="what the output must match (JSON Schema, JSON object, regex, grammar): "
+        "llamasys.core_model.structured; tool calls: chat_format.reply_constraint(tools, tool_choice)",
+    )
 
     @field_validator("stop", mode="before")
     @classmethod

@@ -1,0 +1,293 @@
+"""The grammar engine behind constraints: llguidance (chosen by measurement, see the README's "Structured
+generation" section), a vocabulary description built from any of our tokenizers, a compile cache, one matcher
+per row and the logit mask.
+
+```python
+from llamasys.core_model.structured import JsonSchemaConstraint, RowConstraint, mask_logits_
+
+row = RowConstraint.start(JsonSchemaConstraint.of({"type": "integer"}), tokenizer)   # compiled once, cached
+ok = mask_logits_(logits, [row, None])   # logits float [B, V] in place; ok[i] False: row i has no allowed token
+row.accept(token_id)                     # after sampling; False if the token was not allowed
+```
+
+Vocabulary (`grammar_tokenizer`): token `i` is `tokenizer.decode_bytes([i])`; special tokens (`is_special`) are
+marked special, so the grammar reaches them only by name (`<|python_tag|>` in a Lark grammar), never by
+spelling their text; ids with no bytes are special too (unused slots). The tokenizer's `stop_ids` are the
+grammar's end tokens: allowed exactly when the output is complete. Works for the tiktoken Llama 3 tokenizer,
+`tokenizer.json` and GGUF vocabularies alike (they share the `Tokenizer` protocol). Built once per tokenizer
+object (about 1 s for 49k tokens, a few seconds for 128k on a slow CPU).
+
+Compile (`compile_constraint`): the constraint becomes an llguidance grammar, is validated against the
+vocabulary (`ConstraintError` names an unsupported JSON Schema keyword, an unknown format or the grammar
+error), and a pristine matcher is kept in an LRU cache keyed by (tokenizer, canonical constraint JSON); each row
+deep-copies it, which is cheap. llguidance builds its lexer lazily, so a compile costs about a millisecond and
+the first masks of a new grammar a little more.
+
+Masks are computed on the CPU (llguidance writes a bitmask of `ceil(V/32)` int32 words per row), unpacked with
+numpy and applied with one `masked_fill_` per row (`-inf`); ids beyond the tokenizer's vocabulary (padded
+embedding rows) are always masked. On a GPU the bool mask is copied to the device once per step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import llguidance
+import numpy as np
+import torch
+
+from llamasys.core_model.structured.constraints import (
+    Constraint,
+    ConstraintError,
+    GrammarConstraint,
+    JsonObjectConstraint,
+    JsonSchemaConstraint,
+    RegexConstraint,
+    constraint_key,
+)
+
+__all__ = [
+    "CompiledConstraint",
+    "RowConstraint",
+    "compile_constraint",
+    "grammar_source",
+    "grammar_tokenizer",
+    "mask_logits_",
+]
+
+log = logging.getLogger(__name__)
+
+# JSON as models write it: `{"a": 1, "b": [1, 2]}`; no free whitespace (a model could pad forever).
+JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+_CACHE_SIZE = 256
+
+
+class _Wrapper:
+    """What `llguidance.TokenizerWrapper` reads: token bytes, special ids, eos/bos, and an encoder (used to
+    tokenize text the grammar forces, so forced text gets the model's own tokenization)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        vocab = int(tokenizer.vocab_size)
+        tokens: list[bytes] = []
+        special: list[int] = []
+        for i in range(vocab):
+            piece = tokenizer.decode_bytes([i])
+            if tokenizer.is_special(i) or not piece:
+                special.append(i)
+                piece = piece or f"<[unused {i}]>".encode()
+            tokens.append(piece)
+        self.tokens = tokens
+        self.special_token_ids = special
+        stops = sorted(int(t) for t in tokenizer.stop_ids)
+        self.eos_token_id = stops[0] if stops else int(tokenizer.eos_id)
+        self.bos_token_id = tokenizer.bos_id
+        self._tokenizer = tokenizer
+
+    def __call__(self, text: str) -> list[int]:
+        if not isinstance(text, str):  # llguidance probes with bytes: say we take str
+            raise TypeError("text must be str")
+        return self._tokenizer.encode(text, allow_special=False)
+
+
+_TOKENIZERS: weakref.WeakKeyDictionary[Any, llguidance.LLTokenizer] = weakref.WeakKeyDictionary()
+_TOKENIZERS_BY_ID: dict[int, tuple[Any, llguidance.LLTokenizer]] = {}
+_LOCK = threading.Lock()
+
+
+def grammar_tokenizer(tokenizer: Any) -> llguidance.LLTokenizer:
+    """llguidance's description of `tokenizer`'s vocabulary (built once per tokenizer object, then cached)."""
+    with _LOCK:
+        try:
+            cached = _TOKENIZERS.get(tokenizer)
+        except TypeError:  # not weak-referenceable / hashable
+            entry = _TOKENIZERS_BY_ID.get(id(tokenizer))
+            cached = entry[1] if entry is not None and entry[0] is tokenizer else None
+        if cached is not None:
+            return cached
+        stops = sorted(int(t) for t in tokenizer.stop_ids)
+        built = llguidance.LLTokenizer(
+            llguidance.TokenizerWrapper(_Wrapper(tokenizer)),
+            n_vocab=int(tokenizer.vocab_size),
+            eos_token=stops or None,
+        )
+        try:
+            _TOKENIZERS[tokenizer] = built
+        except TypeError:
+            _TOKENIZERS_BY_ID[id(tokenizer)] = (tokenizer, built)
+        return built
+
+
+def grammar_source(constraint: Constraint) -> str:
+    """The llguidance grammar (its JSON grammar list) for `constraint`."""
+    import json
+
+    if isinstance(constraint, JsonSchemaConstraint):
+        schema = dict(constraint.schema_dict)
+        guidance = {**JSON_OPTIONS, **schema.get("x-guidance", {})}
+        return llguidance.LLMatcher.grammar_from_json_schema(json.dumps(schema), defaults=guidance)
+    if isinstance(constraint, JsonObjectConstraint):
+        return llguidance.LLMatcher.grammar_from_json_schema('{"type": "object"}', defaults=JSON_OPTIONS)
+    if isinstance(constraint, RegexConstraint):
+        return llguidance.LLMatcher.grammar_from_regex(constraint.pattern)
+    if isinstance(constraint, GrammarConstraint):
+        if constraint.syntax == "ebnf":
+            try:
+                return llguidance.grammar_from("ebnf", constraint.grammar)
+            except ValueError as exc:
+                raise ConstraintError(f"EBNF grammar: {exc}") from None
+        return llguidance.LLMatcher.grammar_from_lark(constraint.grammar)
+    raise ConstraintError(f"{type(constraint).__name__} is not a constraint")
+
+
+def _what(constraint: Constraint) -> str:
+    if isinstance(constraint, JsonSchemaConstraint):
+        return f"JSON Schema {constraint.json_schema.name!r}"
+    if isinstance(constraint, GrammarConstraint):
+        return f"{constraint.syntax} grammar" + (
+            f" ({constraint.description})" if constraint.description else ""
+        )
+    return constraint.type
+
+
+class CompiledConstraint:
+    """A validated grammar for one tokenizer: `start()` gives a fresh matcher for a row."""
+
+    def __init__(self, constraint: Constraint, tokenizer: llguidance.LLTokenizer, grammar: str) -> None:
+        self.constraint = constraint
+        self.tokenizer = tokenizer
+        self.grammar = grammar
+        self._template = llguidance.LLMatcher(tokenizer, grammar)
+        if self._template.is_error():
+            raise ConstraintError(f"{_what(constraint)} cannot be used: {self._template.get_error()}")
+
+    def start(self) -> llguidance.LLMatcher:
+        return self._template.deep_copy()
+
+
+_COMPILED: OrderedDict[tuple[int, str], CompiledConstraint] = OrderedDict()
+
+
+def compile_constraint(constraint: Constraint, tokenizer: Any) -> CompiledConstraint:
+    """Compile `constraint` for `tokenizer` (cached by tokenizer and canonical constraint).
+
+    Raises `ConstraintError` naming what the engine cannot do: an unsupported JSON Schema keyword
+    (`Unimplemented keys: ["not"]`), an unknown string format, a regex with look-around, a Lark syntax error.
+    """
+    lltok = grammar_tokenizer(tokenizer)
+    key = (id(lltok), constraint_key(constraint))
+    with _LOCK:
+        hit = _COMPILED.get(key)
+        if hit is not None and hit.tokenizer is lltok:
+            _COMPILED.move_to_end(key)
+            return hit
+    try:
+        grammar = grammar_source(constraint)
+    except ValueError as exc:  # llguidance raises ValueError for JSON it cannot even read
+        raise ConstraintError(f"{_what(constraint)} cannot be compiled: {exc}") from None
+    is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar, lltok)
+    if is_error:
+        raise ConstraintError(f"{_what(constraint)} cannot be compiled: {'; '.join(messages)}")
+    for message in messages:
+        log.warning("%s: %s", _what(constraint), message)
+    compiled = CompiledConstraint(constraint, lltok, grammar)
+    with _LOCK:
+        _COMPILED[key] = compiled
+        while len(_COMPILED) > _CACHE_SIZE:
+            _COMPILED.popitem(last=False)
+    return compiled
+
+
+class RowConstraint:
+    """One row's position in its grammar: masks its logits and follows the tokens it accepts."""
+
+    def __init__(self, compiled: CompiledConstraint) -> None:
+        self.compiled = compiled
+        self.matcher = compiled.start()
+        self.vocab_size = compiled.tokenizer.vocab_size
+        self._words = np.zeros((self.vocab_size + 31) // 32, dtype=np.int32)
+        self.stop_ids = [int(t) for t in compiled.tokenizer.eos_tokens]
+        self.failed: str | None = None
+
+    @classmethod
+    def start(cls, constraint: Constraint, tokenizer: Any) -> RowConstraint:
+        return cls(compile_constraint(constraint, tokenizer))
+
+    def blocked(self, width: int) -> np.ndarray | None:
+        """bool `[width]`: True where a token is not allowed next; None when no token is allowed at all."""
+        if self.failed is not None:
+            return None
+        if self.matcher.is_stopped():  # complete and nothing can extend it: a stop token must follow
+            blocked = np.ones(width, dtype=bool)
+            blocked[[t for t in self.stop_ids if t < width]] = False
+            return blocked
+        self.matcher.unsafe_compute_mask_ptr(self._words.ctypes.data, self._words.nbytes)
+        if not self._words.any():
+            return None
+        allowed = np.unpackbits(
+            self._words.view(np.uint8), count=min(width, self.vocab_size), bitorder="little"
+        )
+        blocked = allowed == 0
+        if width > self.vocab_size:
+            blocked = np.concatenate([blocked, np.ones(width - self.vocab_size, dtype=bool)])
+        return blocked
+
+    def accept(self, token_id: int) -> bool:
+        """Advance past `token_id`; False (and `failed` says why) when the grammar did not allow it."""
+        if self.failed is not None:
+            return False
+        if self.matcher.is_stopped():  # complete: only a stop token may follow
+            if int(token_id) in self.stop_ids:
+                return True
+            self.failed = f"token {token_id} after the complete output (only stop tokens may follow)"
+            return False
+        if not self.matcher.consume_token(int(token_id)):
+            self.failed = self.matcher.get_error() or f"token {token_id} is not allowed here"
+            return False
+        return True
+
+    @property
+    def is_complete(self) -> bool:
+        """Whether the output so far is a complete match (a stop token may end it)."""
+        return self.matcher.is_accepting()
+
+
+def mask_logits_(logits: torch.Tensor, constraints: Sequence[RowConstraint | None]) -> list[bool]:
+    """Set to -inf, in place, every logit a row's constraint does not allow next.
+
+    logits: float `[B, V]` on any device; constraints: one per row (None: unconstrained). Returns one bool
+    per row: False where the constraint allows no token at all (that row must end; its logits are left as
+    they were). Masks are computed on the CPU and moved to the logits' device in one copy.
+    """
+    with torch.inference_mode():
+        return _mask(logits, constraints)
+
+
+def _mask(logits: torch.Tensor, constraints: Sequence[RowConstraint | None]) -> list[bool]:
+    width = logits.shape[-1]
+    rows: list[int] = []
+    masks: list[np.ndarray] = []
+    ok = [True] * len(constraints)
+    for i, row in enumerate(constraints):
+        if row is None:
+            continue
+        blocked = row.blocked(width)
+        if blocked is None:
+            ok[i] = False
+            continue
+        rows.append(i)
+        masks.append(blocked)
+    if not rows:
+        return ok
+    if logits.device.type == "cpu":
+        for i, blocked in zip(rows, masks, strict=True):
+            logits[i].masked_fill_(torch.from_numpy(blocked), float("-inf"))
+        return ok
+    stacked = torch.from_numpy(np.stack(masks)).to(logits.device, non_blocking=True)
+    index = torch.tensor(rows, device=logits.device)
+    logits[index] = logits[index].masked_fill(stacked, float("-inf"))
+    return ok
