@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     mcp_commands,
     model_commands,
     moderate,
+    serve,
 )
 from .app import app
 
