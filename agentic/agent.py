@@ -163,6 +163,9 @@ class Agent:
         self._toolsets: list[Any] = []
         for item in tools:
             self._add_tool(item)
+        self._definitions = {
+            name: t.definition for name, t in {**self._shared_tools, **self._templates}.items()
+        }
         self.client_tools = {d.name: d for d in map(_tool_definition, client_tools)}
         clash = set(self.client_tools) & (set(self._shared_tools) | set(self._templates))
         if clash:
@@ -278,13 +281,17 @@ class Agent:
             session_id = self.store.create_session(self.agent_id).session_id
         user = message if isinstance(message, UserMessage) else UserMessage(content=str(message))
         turn_id = uuid.uuid4().hex
-        recovered = self.store.begin_turn(
-            session_id, turn_id, self.owner, {"message": user.model_dump(mode="json")}
+        store_user = not attachments and not self.shields.active(Touchpoint.user_input)
+        recovered, history = self.store.begin_turn(
+            session_id,
+            turn_id,
+            self.owner,
+            {"message": user.model_dump(mode="json")},
+            messages=[user] if store_user else (),
         )
         if recovered:
             log.warning("session %s: turn(s) %s were cut short by a stopped process", session_id, recovered)
         try:
-            history = self.store.messages(session_id)
             tools, own = await self._tools_for(session_id)
             pre_steps: list[AgentEvent] = []
             if attachments:
@@ -295,6 +302,8 @@ class Agent:
             self.store.finish_turn(session_id, turn_id, self.owner, status="failed", error=str(exc))
             raise
         runner = TurnRunner(self._setup(session_id, turn_id, history, tools, own))
+        runner.s.user_stored = store_user
+        runner.steps.extend(e.step for e in pre_steps if isinstance(e, StepComplete))
         async for event in self._tracked(session_id, runner.run(user), pre_steps):
             yield event
 
@@ -339,6 +348,7 @@ class Agent:
             history=history,
             heartbeat_s=max(1.0, self.store.stale_after_s / 4),
             closeables=own,
+            definitions=self._definitions,
         )
         return setup
 

@@ -22,8 +22,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,16 +36,18 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    bindparam,
     create_engine,
     delete,
     event,
     func,
+    insert,
     select,
     update,
 )
 from sqlalchemy.engine import Engine as SAEngine
-from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
 from llamasys.core_model.messages import AssistantMessage, Message, ToolResponseMessage
@@ -191,7 +192,7 @@ def _dump(message: Any) -> dict[str, Any]:
 
 class AgentStore:
     """The repository over one database URL (see the module docstring). Thread-safe; methods are
-    synchronous and short (one transaction each)."""
+    synchronous and short (one transaction each, SQLAlchemy Core statements)."""
 
     def __init__(self, url: str | None = None, *, stale_after_s: float = 60.0, echo: bool = False) -> None:
         self.url = url or default_store_url()
@@ -204,49 +205,47 @@ class AgentStore:
                 f"'postgresql+psycopg://user@host/db' ({exc})"
             ) from exc
         _Base.metadata.create_all(self.engine)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @staticmethod
     def _make_engine(url: str, echo: bool) -> SAEngine:
-        if url.startswith("sqlite"):
-            path = url.split(":///", 1)[1] if ":///" in url else ""
-            memory = path in ("", ":memory:")
+        if not url.startswith("sqlite"):
+            return create_engine(url, echo=echo, pool_pre_ping=True)
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        memory = path in ("", ":memory:")
+        if not memory:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            poolclass=StaticPool if memory else None,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+            cursor = dbapi_conn.cursor()
             if not memory:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(
-                url,
-                echo=echo,
-                connect_args={"timeout": 30, "check_same_thread": False},
-                poolclass=StaticPool if memory else None,
-            )
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
 
-            @event.listens_for(engine, "connect")
-            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-                cursor = dbapi_conn.cursor()
-                if not memory:
-                    cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
-                cursor.execute("PRAGMA foreign_keys=ON")
-                cursor.close()
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            # take the write lock up front: a deferred transaction that reads, then writes, can fail at
+            # once with "database is locked" when another process wrote in between; IMMEDIATE waits
+            # (busy timeout) instead
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-            return engine
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        return engine
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        for attempt in range(20):
-            try:
-                with self._sessions.begin() as db:
-                    yield db
-                return
-            except OperationalError as exc:  # SQLite: a lock upgrade lost to another writer
-                if "locked" not in str(exc).lower() or attempt == 19:
-                    raise
-                time.sleep(0.01 * (attempt + 1))
+    def _tx(self) -> Any:
+        return self.engine.begin()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -254,21 +253,22 @@ class AgentStore:
     # -- agents and sessions ------------------------------------------------------------------------
 
     def ensure_agent(self, agent_id: str, name: str, config: dict[str, Any]) -> None:
-        with self._sessions.begin() as db:
-            row = db.get(AgentRow, agent_id)
-            if row is None:
-                db.add(AgentRow(id=agent_id, name=name, config=config))
-            else:
-                row.name, row.config = name, config
+        with self._tx() as db:
+            found = db.execute(
+                update(_AGENTS).where(_AGENTS.c.id == agent_id).values(name=name, config=config)
+            )
+            if not found.rowcount:
+                db.execute(insert(_AGENTS).values(id=agent_id, name=name, config=config, created_at=utcnow()))
 
     def create_session(self, agent_id: str, name: str = "", session_id: str | None = None) -> SessionInfo:
-        row = SessionRow(id=session_id or uuid.uuid4().hex, agent_id=agent_id, name=name, data={})
-        with self._sessions.begin() as db:
-            db.add(row)
-        return self._info(row)
+        row = {"id": session_id or uuid.uuid4().hex, "agent_id": agent_id, "name": name, "data": {}}
+        row["created_at"] = utcnow()
+        with self._tx() as db:
+            db.execute(insert(_SESSIONS).values(**row))
+        return SessionInfo(session_id=row["id"], agent_id=agent_id, name=name, created_at=row["created_at"])
 
     @staticmethod
-    def _info(row: SessionRow) -> SessionInfo:
+    def _info(row: Any) -> SessionInfo:
         return SessionInfo(
             session_id=row.id,
             agent_id=row.agent_id,
@@ -278,39 +278,42 @@ class AgentStore:
             data=dict(row.data or {}),
         )
 
+    def _session_row(self, db: Any, session_id: str) -> Any:
+        row = db.execute(select(_SESSIONS).where(_SESSIONS.c.id == session_id)).first()
+        if row is None:
+            raise UnknownSessionError(
+                f"no session {session_id!r} in {self.url}: create one with agent.create_session()"
+            )
+        return row
+
     def get_session(self, session_id: str) -> SessionInfo:
-        with self._sessions() as db:
-            row = db.get(SessionRow, session_id)
-            if row is None:
-                raise UnknownSessionError(
-                    f"no session {session_id!r} in {self.url}: create one with agent.create_session()"
-                )
-            return self._info(row)
+        with self._tx() as db:
+            return self._info(self._session_row(db, session_id))
 
     def list_sessions(self, agent_id: str | None = None) -> list[SessionInfo]:
-        with self._sessions() as db:
-            query = select(SessionRow).order_by(SessionRow.created_at)
+        with self._tx() as db:
+            query = select(_SESSIONS).order_by(_SESSIONS.c.created_at)
             if agent_id is not None:
-                query = query.where(SessionRow.agent_id == agent_id)
-            return [self._info(r) for r in db.scalars(query)]
+                query = query.where(_SESSIONS.c.agent_id == agent_id)
+            return [self._info(r) for r in db.execute(query)]
 
     def delete_session(self, session_id: str) -> None:
         with self._tx() as db:
-            row = db.get(SessionRow, session_id)
-            if row is None:
-                raise UnknownSessionError(f"no session {session_id!r} to delete")
-            turn_ids = select(TurnRow.id).where(TurnRow.session_id == session_id)
-            db.execute(delete(StepRow).where(StepRow.turn_id.in_(turn_ids)))
-            db.execute(delete(TurnRow).where(TurnRow.session_id == session_id))
-            db.execute(delete(MessageRow).where(MessageRow.session_id == session_id))
-            db.delete(row)
+            self._session_row(db, session_id)
+            turn_ids = select(_TURNS.c.id).where(_TURNS.c.session_id == session_id)
+            db.execute(delete(_STEPS).where(_STEPS.c.turn_id.in_(turn_ids)))
+            db.execute(delete(_TURNS).where(_TURNS.c.session_id == session_id))
+            db.execute(delete(_MESSAGES_T).where(_MESSAGES_T.c.session_id == session_id))
+            db.execute(delete(_SESSIONS).where(_SESSIONS.c.id == session_id))
 
     def set_session_data(self, session_id: str, **values: Any) -> None:
         with self._tx() as db:
-            row = db.get(SessionRow, session_id)
-            if row is None:
-                raise UnknownSessionError(f"no session {session_id!r}")
-            row.data = {**(row.data or {}), **values}
+            row = self._session_row(db, session_id)
+            db.execute(
+                update(_SESSIONS)
+                .where(_SESSIONS.c.id == session_id)
+                .values(data={**(row.data or {}), **values})
+            )
 
     # -- the per-session lock ------------------------------------------------------------------------
 
@@ -318,131 +321,161 @@ class AgentStore:
         """Claim the session for `turn_id`; returns the ids of turns recovered from a dead owner.
 
         Raises UnknownSessionError, or SessionBusyError when a live turn holds the session."""
-        now = time.time()
         with self._tx() as db:
-            claimed = db.execute(
-                update(SessionRow)
-                .where(SessionRow.id == session_id, SessionRow.running_turn_id.is_(None))
-                .values(running_turn_id=turn_id, lock_owner=owner, heartbeat_at=now)
-            ).rowcount
-            if claimed:
-                return []
-            row = db.get(SessionRow, session_id)
-            if row is None:
-                raise UnknownSessionError(
-                    f"no session {session_id!r} in {self.url}: create one with agent.create_session()"
+            return self._claim(db, session_id, turn_id, owner)
+
+    def _claim(self, db: Any, session_id: str, turn_id: str, owner: str) -> list[str]:
+        now = time.time()
+        claimed = db.execute(
+            update(_SESSIONS)
+            .where(_SESSIONS.c.id == session_id, _SESSIONS.c.running_turn_id.is_(None))
+            .values(running_turn_id=turn_id, lock_owner=owner, heartbeat_at=now)
+        ).rowcount
+        if claimed:
+            return []
+        row = self._session_row(db, session_id)
+        stale = row.heartbeat_at is None or now - row.heartbeat_at > self.stale_after_s
+        if not (stale or _owner_dead(row.lock_owner)):
+            raise SessionBusyError(
+                f"session {session_id} already has a turn running ({row.running_turn_id}, owned by "
+                f"{row.lock_owner}); wait for it to finish or cancel it, then send this message again"
+            )
+        old_turn, old_owner = row.running_turn_id, row.lock_owner
+        taken = db.execute(
+            update(_SESSIONS)
+            .where(_SESSIONS.c.id == session_id, _SESSIONS.c.lock_owner == old_owner)
+            .values(running_turn_id=turn_id, lock_owner=owner, heartbeat_at=now)
+        ).rowcount
+        if not taken:
+            raise SessionBusyError(f"session {session_id} was claimed by another process just now")
+        recovered = []
+        if old_turn is not None:
+            status = db.execute(select(_TURNS.c.status).where(_TURNS.c.id == old_turn)).scalar()
+            if status == "running":
+                db.execute(
+                    update(_TURNS)
+                    .where(_TURNS.c.id == old_turn)
+                    .values(
+                        status="interrupted",
+                        completed_at=utcnow(),
+                        error=f"the process running this turn ({old_owner}) stopped before it finished",
+                    )
                 )
-            stale = row.heartbeat_at is None or now - row.heartbeat_at > self.stale_after_s
-            if not (stale or _owner_dead(row.lock_owner)):
-                raise SessionBusyError(
-                    f"session {session_id} already has a turn running ({row.running_turn_id}, owned by "
-                    f"{row.lock_owner}); wait for it to finish or cancel it, then send this message again"
-                )
-            old_turn, old_owner = row.running_turn_id, row.lock_owner
-            taken = db.execute(
-                update(SessionRow)
-                .where(SessionRow.id == session_id, SessionRow.lock_owner == old_owner)
-                .values(running_turn_id=turn_id, lock_owner=owner, heartbeat_at=now)
-            ).rowcount
-            if not taken:
-                raise SessionBusyError(f"session {session_id} was claimed by another process just now")
-            recovered = []
-            if old_turn is not None:
-                turn = db.get(TurnRow, old_turn)
-                if turn is not None and turn.status == "running":
-                    turn.status, turn.completed_at = "interrupted", utcnow()
-                    turn.error = f"the process running this turn ({old_owner}) stopped before it finished"
-                    recovered.append(old_turn)
-                self._close_dangling(db, session_id, old_turn, INTERRUPTED_NOTICE)
-            return recovered
+                recovered.append(old_turn)
+            self._close_dangling(db, session_id, old_turn, INTERRUPTED_NOTICE)
+        return recovered
 
     def heartbeat(self, session_id: str, owner: str) -> None:
         with self._tx() as db:
             db.execute(
-                update(SessionRow)
-                .where(SessionRow.id == session_id, SessionRow.lock_owner == owner)
+                update(_SESSIONS)
+                .where(_SESSIONS.c.id == session_id, _SESSIONS.c.lock_owner == owner)
                 .values(heartbeat_at=time.time())
             )
 
     def release(self, session_id: str, owner: str) -> None:
         with self._tx() as db:
-            db.execute(
-                update(SessionRow)
-                .where(SessionRow.id == session_id, SessionRow.lock_owner == owner)
-                .values(running_turn_id=None, lock_owner=None, heartbeat_at=None)
-            )
+            db.execute(_RELEASE, {"sid": session_id, "owner": owner})
 
-    def _close_dangling(self, db: Session, session_id: str, turn_id: str | None, notice: str) -> int:
+    def _close_dangling(self, db: Any, session_id: str, turn_id: str | None, notice: str) -> int:
         """Answer the last assistant message's unanswered tool calls with `notice`."""
-        rows = list(
-            db.scalars(
-                select(MessageRow)
-                .where(MessageRow.session_id == session_id)
-                .order_by(MessageRow.id.desc())
-                .limit(64)
-            )
-        )
+        rows = db.execute(
+            select(_MESSAGES_T.c.turn_id, _MESSAGES_T.c.data)
+            .where(_MESSAGES_T.c.session_id == session_id)
+            .order_by(_MESSAGES_T.c.id.desc())
+            .limit(64)
+        ).all()
         answered: set[str] = set()
-        for row in rows:
-            data = row.data
+        for row_turn, data in rows:
             if data.get("role") == "tool":
                 answered.add(data["call_id"])
             elif data.get("role") == "assistant" and data.get("tool_calls"):
                 missing = [c for c in data["tool_calls"] if c["call_id"] not in answered]
-                for call in missing:
-                    db.add(
-                        MessageRow(
-                            session_id=session_id,
-                            turn_id=row.turn_id or turn_id,
-                            data=_dump(
-                                ToolResponseMessage(
-                                    call_id=call["call_id"], tool_name=call["tool_name"], content=notice
-                                )
-                            ),
-                        )
-                    )
+                if missing:
+                    closing = [
+                        ToolResponseMessage(call_id=c["call_id"], tool_name=c["tool_name"], content=notice)
+                        for c in missing
+                    ]
+                    self._insert_messages(db, session_id, row_turn or turn_id, closing)
                 return len(missing)
             elif data.get("role") in ("user", "assistant"):
                 return 0
         return 0
 
+    @staticmethod
+    def _insert_messages(db: Any, session_id: str, turn_id: str | None, messages: Sequence[Message]) -> None:
+        if messages:
+            db.execute(
+                insert(_MESSAGES_T),
+                [{"session_id": session_id, "turn_id": turn_id, "data": _dump(m)} for m in messages],
+            )
+
     # -- turns --------------------------------------------------------------------------------------
 
-    def begin_turn(self, session_id: str, turn_id: str, owner: str, user_input: dict[str, Any]) -> list[str]:
-        """Claim the session and insert the turn row (status running). A turn left awaiting input is
-        closed as cancelled (its pending calls answered with a notice). Returns recovered turn ids."""
-        recovered = self.claim(session_id, turn_id, owner)
-        try:
-            with self._tx() as db:
-                for paused in db.scalars(
-                    select(TurnRow).where(
-                        TurnRow.session_id == session_id, TurnRow.status == "awaiting_input"
+    def begin_turn(
+        self,
+        session_id: str,
+        turn_id: str,
+        owner: str,
+        user_input: dict[str, Any],
+        *,
+        messages: Sequence[Message] = (),
+    ) -> tuple[list[str], list[Message]]:
+        """Claim the session, insert the turn row (status running) and `messages`, in one transaction.
+        A turn left awaiting input is closed as cancelled (its pending calls answered with a notice).
+        Returns the ids of turns recovered from a dead owner, and the conversation before this turn."""
+        with self._tx() as db:
+            recovered = self._claim(db, session_id, turn_id, owner)
+            paused = (
+                db.execute(
+                    select(_TURNS.c.id).where(
+                        _TURNS.c.session_id == session_id, _TURNS.c.status == "awaiting_input"
                     )
-                ):
-                    paused.status, paused.completed_at = "cancelled", utcnow()
-                    paused.error = "a new message was sent instead of resuming"
-                    self._close_dangling(db, session_id, paused.id, ABANDONED_NOTICE)
-                seq = db.scalar(select(func.count()).where(TurnRow.session_id == session_id)) or 0
-                db.add(
-                    TurnRow(id=turn_id, session_id=session_id, seq=seq, status="running", input=user_input)
                 )
-        except BaseException:
-            self.release(session_id, owner)
-            raise
-        return recovered
+                .scalars()
+                .all()
+            )
+            for paused_id in paused:
+                db.execute(
+                    update(_TURNS)
+                    .where(_TURNS.c.id == paused_id)
+                    .values(
+                        status="cancelled",
+                        completed_at=utcnow(),
+                        error="a new message was sent instead of resuming",
+                    )
+                )
+                self._close_dangling(db, session_id, paused_id, ABANDONED_NOTICE)
+            seq = db.execute(select(func.count()).where(_TURNS.c.session_id == session_id)).scalar() or 0
+            db.execute(
+                insert(_TURNS).values(
+                    id=turn_id,
+                    session_id=session_id,
+                    seq=seq,
+                    status="running",
+                    input=user_input,
+                    output="",
+                    pending={},
+                    iterations=0,
+                    started_at=utcnow(),
+                )
+            )
+            history = self._messages(db, session_id)
+            self._insert_messages(db, session_id, turn_id, messages)
+        return recovered, history
 
     def paused_turn(self, session_id: str) -> TurnRecord | None:
-        with self._sessions() as db:
-            row = db.scalars(
-                select(TurnRow)
-                .where(TurnRow.session_id == session_id, TurnRow.status == "awaiting_input")
-                .order_by(TurnRow.seq.desc())
+        with self._tx() as db:
+            row = db.execute(
+                select(_TURNS)
+                .where(_TURNS.c.session_id == session_id, _TURNS.c.status == "awaiting_input")
+                .order_by(_TURNS.c.seq.desc())
             ).first()
             return None if row is None else self._turn(row)
 
     def set_turn_status(self, turn_id: str, status: str) -> None:
         with self._tx() as db:
-            db.execute(update(TurnRow).where(TurnRow.id == turn_id).values(status=status))
+            db.execute(update(_TURNS).where(_TURNS.c.id == turn_id).values(status=status))
 
     def add_step(
         self,
@@ -451,36 +484,43 @@ class AgentStore:
         step: Any,
         messages: Sequence[Message] = (),
         *,
-        owner: str | None = None,
+        seq: int | None = None,
         iterations: int | None = None,
     ) -> None:
-        """One transaction: the step, the messages it adds to the conversation, the turn's progress."""
+        """One transaction: the step, the messages it adds to the conversation, the turn's progress.
+        `seq`: the step's position in the turn (counted in the database when not given)."""
         with self._tx() as db:
-            seq = db.scalar(select(func.count()).where(StepRow.turn_id == turn_id)) or 0
-            db.add(
-                StepRow(
-                    id=step.step_id,
-                    turn_id=turn_id,
-                    seq=seq,
-                    step_type=step.step_type,
-                    data=step.model_dump(mode="json"),
-                )
-            )
-            for message in messages:
-                db.add(MessageRow(session_id=session_id, turn_id=turn_id, data=_dump(message)))
-            if iterations is not None:
-                db.execute(update(TurnRow).where(TurnRow.id == turn_id).values(iterations=iterations))
-            if owner is not None:
-                db.execute(
-                    update(SessionRow)
-                    .where(SessionRow.id == session_id, SessionRow.lock_owner == owner)
-                    .values(heartbeat_at=time.time())
-                )
+            self._insert_step(db, session_id, turn_id, step, messages, seq, iterations)
+
+    def _insert_step(
+        self,
+        db: Any,
+        session_id: str,
+        turn_id: str,
+        step: Any,
+        messages: Sequence[Message],
+        seq: int | None,
+        iterations: int | None,
+    ) -> None:
+        if seq is None:
+            seq = db.execute(select(func.count()).where(_STEPS.c.turn_id == turn_id)).scalar() or 0
+        db.execute(
+            _INSERT_STEP,
+            {
+                "id": step.step_id,
+                "turn_id": turn_id,
+                "seq": seq,
+                "step_type": step.step_type,
+                "data": step.model_dump(mode="json"),
+            },
+        )
+        self._insert_messages(db, session_id, turn_id, messages)
+        if iterations is not None:
+            db.execute(_SET_ITERATIONS, {"tid": turn_id, "iterations": iterations})
 
     def add_messages(self, session_id: str, turn_id: str, messages: Sequence[Message]) -> None:
         with self._tx() as db:
-            for message in messages:
-                db.add(MessageRow(session_id=session_id, turn_id=turn_id, data=_dump(message)))
+            self._insert_messages(db, session_id, turn_id, messages)
 
     def finish_turn(
         self,
@@ -494,27 +534,32 @@ class AgentStore:
         error: str | None = None,
         messages: Sequence[Message] = (),
         close_dangling: str | None = None,
+        step: Any = None,
+        step_seq: int | None = None,
+        iterations: int | None = None,
     ) -> None:
-        """End (or pause) the turn and release the session, in one transaction."""
+        """End (or pause) the turn and release the session, in one transaction (with the last `step`
+        and its `messages` when given)."""
         with self._tx() as db:
-            for message in messages:
-                db.add(MessageRow(session_id=session_id, turn_id=turn_id, data=_dump(message)))
+            if step is not None:
+                self._insert_step(db, session_id, turn_id, step, messages, step_seq, iterations)
+            else:
+                self._insert_messages(db, session_id, turn_id, messages)
             if close_dangling is not None:
-                db.flush()
                 self._close_dangling(db, session_id, turn_id, close_dangling)
-            values: dict[str, Any] = {"status": status, "output": output, "error": error}
-            values["pending"] = pending or {}
+            values: dict[str, Any] = {
+                "status": status,
+                "output": output,
+                "error": error,
+                "pending": pending or {},
+            }
             if status != "awaiting_input":
                 values["completed_at"] = utcnow()
-            db.execute(update(TurnRow).where(TurnRow.id == turn_id).values(**values))
-            db.execute(
-                update(SessionRow)
-                .where(SessionRow.id == session_id, SessionRow.lock_owner == owner)
-                .values(running_turn_id=None, lock_owner=None, heartbeat_at=None)
-            )
+            db.execute(update(_TURNS).where(_TURNS.c.id == turn_id).values(**values))
+            db.execute(_RELEASE, {"sid": session_id, "owner": owner})
 
     @staticmethod
-    def _turn(row: TurnRow) -> TurnRecord:
+    def _turn(row: Any) -> TurnRecord:
         return TurnRecord(
             turn_id=row.id,
             session_id=row.session_id,
@@ -530,29 +575,49 @@ class AgentStore:
         )
 
     def get_turn(self, turn_id: str) -> TurnRecord:
-        with self._sessions() as db:
-            row = db.get(TurnRow, turn_id)
+        with self._tx() as db:
+            row = db.execute(select(_TURNS).where(_TURNS.c.id == turn_id)).first()
             if row is None:
                 raise UnknownSessionError(f"no turn {turn_id!r} in {self.url}")
             return self._turn(row)
 
     def list_turns(self, session_id: str) -> list[TurnRecord]:
-        with self._sessions() as db:
-            rows = db.scalars(select(TurnRow).where(TurnRow.session_id == session_id).order_by(TurnRow.seq))
+        with self._tx() as db:
+            rows = db.execute(select(_TURNS).where(_TURNS.c.session_id == session_id).order_by(_TURNS.c.seq))
             return [self._turn(r) for r in rows]
 
     def steps(self, turn_id: str) -> list[Any]:
-        with self._sessions() as db:
-            rows = db.scalars(select(StepRow).where(StepRow.turn_id == turn_id).order_by(StepRow.seq))
-            return [STEP_ADAPTER.validate_python(r.data) for r in rows]
+        with self._tx() as db:
+            rows = db.execute(select(_STEPS.c.data).where(_STEPS.c.turn_id == turn_id).order_by(_STEPS.c.seq))
+            return [STEP_ADAPTER.validate_python(data) for data in rows.scalars()]
 
     def messages(self, session_id: str, turn_id: str | None = None) -> list[Message]:
         """The conversation in order (the system prompt is not stored: the agent adds it)."""
-        with self._sessions() as db:
-            query = select(MessageRow.data).where(MessageRow.session_id == session_id)
-            if turn_id is not None:
-                query = query.where(MessageRow.turn_id == turn_id)
-            return _MESSAGES.validate_python(list(db.scalars(query.order_by(MessageRow.id))))
+        with self._tx() as db:
+            return self._messages(db, session_id, turn_id)
+
+    @staticmethod
+    def _messages(db: Any, session_id: str, turn_id: str | None = None) -> list[Message]:
+        query = select(_MESSAGES_T.c.data).where(_MESSAGES_T.c.session_id == session_id)
+        if turn_id is not None:
+            query = query.where(_MESSAGES_T.c.turn_id == turn_id)
+        return _MESSAGES.validate_python(list(db.execute(query.order_by(_MESSAGES_T.c.id)).scalars()))
+
+
+_AGENTS = AgentRow.__table__
+_SESSIONS = SessionRow.__table__
+_TURNS = TurnRow.__table__
+_STEPS = StepRow.__table__
+_MESSAGES_T = MessageRow.__table__
+_INSERT_STEP = insert(_STEPS)
+_SET_ITERATIONS = (
+    update(_TURNS).where(_TURNS.c.id == bindparam("tid")).values(iterations=bindparam("iterations"))
+)
+_RELEASE = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("sid"), _SESSIONS.c.lock_owner == bindparam("owner"))
+    .values(running_turn_id=None, lock_owner=None, heartbeat_at=None)
+)
 
 
 def pending_state(message: AssistantMessage, done: dict[str, Any], waiting: dict[str, str]) -> dict[str, Any]:

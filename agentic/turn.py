@@ -123,6 +123,8 @@ class TurnSetup:
     history: list[Message] = field(default_factory=list)  # the session's conversation before this turn
     heartbeat_s: float = 10.0
     closeables: list[Tool] = field(default_factory=list)  # this session's own tool instances
+    definitions: dict[str, ToolDefinition] = field(default_factory=dict)  # cached tool definitions
+    user_stored: bool = False  # the user message was stored with the turn row (no input shields)
 
 
 def _canonical(call: ToolCall) -> str:
@@ -144,12 +146,17 @@ class TurnRunner:
         self._user_message: UserMessage | None = None
         self._finished = False
         self._heartbeat: asyncio.Task[None] | None = None
+        self._definitions: list[ToolDefinition] | None = None
 
     # -- plumbing --------------------------------------------------------------------------------------
 
     @property
     def tool_definitions(self) -> list[ToolDefinition]:
-        return [t.definition for t in self.s.tools.values()] + list(self.s.client_tools.values())
+        if self._definitions is None:
+            cache = self.s.definitions
+            self._definitions = [cache.get(name) or t.definition for name, t in self.s.tools.items()]
+            self._definitions += list(self.s.client_tools.values())
+        return self._definitions
 
     def _commit(self, step: Step, messages: Sequence[Message] = ()) -> StepComplete:
         step.turn_id = self.s.turn_id
@@ -159,7 +166,7 @@ class TurnRunner:
             self.s.turn_id,
             step,
             messages,
-            owner=self.s.owner,
+            seq=len(self.steps),
             iterations=self.iterations,
         )
         self.steps.append(step)
@@ -176,7 +183,11 @@ class TurnRunner:
         pending: dict[str, Any] | None = None,
         pending_calls: Sequence[PendingCall] = (),
         close_dangling: str | None = None,
+        step: Step | None = None,
     ) -> TurnResult:
+        if step is not None:
+            step.turn_id = self.s.turn_id
+            step.completed_at = step.completed_at or utcnow()
         self.s.store.finish_turn(
             self.s.session_id,
             self.s.turn_id,
@@ -187,7 +198,12 @@ class TurnRunner:
             error=error,
             messages=messages,
             close_dangling=close_dangling,
+            step=step,
+            step_seq=len(self.steps),
+            iterations=self.iterations,
         )
+        if step is not None:
+            self.steps.append(step)
         self.turn_messages.extend(messages)
         self._finished = True
         self.result = TurnResult(
@@ -277,7 +293,8 @@ class TurnRunner:
                 return
             yield self._commit(step, [user_message])
         else:
-            s.store.add_messages(s.session_id, s.turn_id, [user_message])
+            if not s.user_stored:
+                s.store.add_messages(s.session_id, s.turn_id, [user_message])
             self.turn_messages.append(user_message)
         async for item in self._loop(force_final=False):
             yield item
@@ -370,10 +387,8 @@ class TurnRunner:
                     continue
                 if tool_free and message.tool_calls:
                     message = message.model_copy(update={"tool_calls": []})
-                yield self._commit(step)
-                async for item in self._final(
-                    message, "max_iterations" if at_limit and not force_final else "completed"
-                ):
+                status = "max_iterations" if at_limit and not force_final else "completed"
+                async for item in self._final(message, status, step):
                     yield item
                 return
             yield self._commit(step, [message])
@@ -447,23 +462,35 @@ class TurnRunner:
         )
         yield final.message
 
-    async def _final(self, message: AssistantMessage, status: str) -> AsyncIterator[AgentEvent]:
+    async def _final(
+        self, message: AssistantMessage, status: str, step: InferenceStep
+    ) -> AsyncIterator[AgentEvent]:
+        """Output shields on the answer, then the end of the turn. Without output shields the last
+        inference step is stored in the same transaction that ends the turn."""
         s = self.s
         answer = message.content
         if not answer.strip() and status == "max_iterations":
             answer = f"I could not finish this within {s.max_infer_iters} tool-calling rounds."
         final_message = AssistantMessage(content=answer, stop_reason=StopReason.end_of_turn)
-        if s.shields.active(Touchpoint.assistant_output):
-            seen = [*s.history[-8:], *self.turn_messages, final_message]
-            step, blocked = await self._shield_step(Touchpoint.assistant_output, seen)
-            yield StepStart(turn_id=s.turn_id, step_id=step.step_id, step_type="shield_call")
-            yield self._commit(step)
-            if blocked is not None:
-                refusal = blocked.user_message or DEFAULT_REFUSAL
-                result = self._finish("blocked", refusal, messages=[AssistantMessage(content=refusal)])
-                yield TurnComplete(result=result)
-                return
-        result = self._finish(status, answer, messages=[final_message])
+        if not s.shields.active(Touchpoint.assistant_output):
+            result = self._finish(status, answer, messages=[final_message], step=step)
+            yield StepComplete(turn_id=s.turn_id, step=step)
+            yield TurnComplete(result=result)
+            return
+        yield self._commit(step)
+        seen = [*s.history[-8:], *self.turn_messages, final_message]
+        shield_step, blocked = await self._shield_step(Touchpoint.assistant_output, seen)
+        yield StepStart(turn_id=s.turn_id, step_id=shield_step.step_id, step_type="shield_call")
+        if blocked is not None:
+            refusal = blocked.user_message or DEFAULT_REFUSAL
+            result = self._finish(
+                "blocked", refusal, messages=[AssistantMessage(content=refusal)], step=shield_step
+            )
+            yield StepComplete(turn_id=s.turn_id, step=shield_step)
+            yield TurnComplete(result=result)
+            return
+        result = self._finish(status, answer, messages=[final_message], step=shield_step)
+        yield StepComplete(turn_id=s.turn_id, step=shield_step)
         yield TurnComplete(result=result)
 
     # -- shields ---------------------------------------------------------------------------------------
