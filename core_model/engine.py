@@ -10,10 +10,12 @@
         print(event.text, end="")
     ```
 
-How a call runs: every prompt is prefilled with one forward into its own row of the static KV cache,
-then all rows decode together, one token per step, each at its own position (sequences of different
-lengths share a batch). A row that finished keeps its slot until the batch ends; its tokens are
-ignored. On CUDA the decode step replays a captured CUDA graph (`cuda_graphs.py`); on the CPU it is one
+How a call runs: `generate` and `stream` submit their prompts to the engine's serving core
+(`engine.serve()`, `serving.py`): a scheduler thread admits each prompt into a free row ("slot") of the
+static KV cache, prefills it (reusing the longest prefix some slot already holds), then decodes every
+active row together, one token per step, each at its own position (sequences of different lengths, and
+requests from different callers, share a batch). A row that finishes frees its slot for the next
+request at once. On CUDA the decode step replays a captured CUDA graph (`cuda_graphs.py`); on the CPU it is one
 call into C (`cpu_decode.py`: the whole token in compiled code, for float32/bf16 models, unquantized,
 int8 or FP8), or, where that is not available, PyTorch eager over exactly the keys of a lone row (no mask) or
 over a cache window rounded up to 256 positions with a position mask when several rows decode together.
@@ -26,7 +28,8 @@ Stopping: the tokenizer's stop ids plus `SamplingParams.stop_token_ids`; `<|eom_
 kept in `Completion.tokens` (it was generated) but never appears in `Completion.text`. A stop string
 ends the row too (`end_of_turn`, `Completion.stop_string` says which); the text is cut where it starts.
 
-The engine serves one call at a time (a lock); several conversations share a call through batching.
+Any number of threads and event loops may call `generate`, `stream` or `serve().submit` at once; one
+scheduler thread runs the model (`Engine._lock` guards it), so their requests batch together.
 """
 
 from __future__ import annotations
@@ -50,13 +53,11 @@ from llamasys.core_model.errors import ModelError, SequenceTooLongError
 from llamasys.core_model.messages import StopReason
 from llamasys.core_model.model import Linear, Transformer
 from llamasys.core_model.quantize import QUANTIZATIONS, Fp8Linear, quantize_model
-from llamasys.core_model.sampling import SamplingParams, make_generator, sample, token_logprobs
+from llamasys.core_model.sampling import SamplingParams, sample, token_logprobs
 
 __all__ = ["Completion", "Engine", "TokenEvent", "TokenLogprob", "load_model"]
 
 log = logging.getLogger(__name__)
-
-_KV_WINDOW = 256  # CPU decode attends over the cache rounded up to a multiple of this
 
 
 class TokenLogprob(BaseModel):
@@ -75,6 +76,9 @@ class Completion(BaseModel):
     stop_string: str | None = None
     logprobs: list[TokenLogprob] | None = None
     prompt_tokens: int
+    reused_tokens: int = Field(
+        0, description="prompt tokens whose keys/values came from the cache (prefix reuse), not prefilled"
+    )
     prefill_s: float = 0.0
     decode_s: float = 0.0
     tokens_per_s: float = Field(
@@ -151,6 +155,8 @@ class _Row:
 
 @dataclass
 class _Timing:
+    """When a request's prefill and decode ran (seconds), for its Completion."""
+
     prefill_s: float = 0.0
     decode_s: float = 0.0
 
@@ -176,7 +182,8 @@ class Engine:
         self.source = source
         self.quantization = quantization
         self.device = model.device
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # held by whoever runs the model (the serving thread, forward)
+        self._server = None
         self._chat_format = None
         stop_ids = set(getattr(tokenizer, "stop_ids", ()) or ())
         self._eom_ids = set()
@@ -368,10 +375,40 @@ class Engine:
             )
         pos = torch.arange(start_pos, start_pos + seqlen, device=self.device).expand(bsz, seqlen)
         with self._lock:
+            if self._server is not None:  # the rows written here no longer hold what the slots cached
+                self._server.forget_cache(bsz)
             exact = start_pos == 0 or seqlen == 1  # causal from 0, or one query per row: no mask needed
             return self.model(t, pos, row_start=0, kv_len=start_pos + seqlen, exact=exact)
 
     # -- generation --------------------------------------------------------------------------------
+
+    def serve(
+        self,
+        *,
+        max_queue: int | None = None,
+        prefill_chunk: int | None = None,
+        min_copy_tokens: int | None = None,
+        idle_exit_s: float | None = None,
+    ):
+        """The engine's serving front (`serving.AsyncEngine`, one per engine, made on first use): submit
+        requests from any thread or event loop; they batch together. Options given here (waiting queue
+        bound, prefill chunk in tokens, shortest prefix worth copying between slots, idle seconds before
+        the scheduler thread exits) update it; the defaults are in `AsyncEngine`."""
+        from .serving import AsyncEngine
+
+        options = {
+            "max_queue": max_queue,
+            "prefill_chunk": prefill_chunk,
+            "min_copy_tokens": min_copy_tokens,
+            "idle_exit_s": idle_exit_s,
+        }
+        options = {k: v for k, v in options.items() if v is not None}
+        with self._lock:
+            if self._server is None or self._server.closed:
+                self._server = AsyncEngine(self, **options)
+            else:
+                self._server.configure(**options)
+            return self._server
 
     def generate(
         self,
@@ -380,7 +417,8 @@ class Engine:
         *,
         constraints: Sequence[Any] | None = None,
     ) -> list[Completion]:
-        """Complete every prompt (token ids); up to max_batch_size of them decode together.
+        """Complete every prompt (token ids); up to max_batch_size of them decode together (with any
+        other requests in flight). Raises before generating if any prompt is invalid or too long.
         `constraints`: one structured constraint (or None) per prompt, instead of `sampling.constraint`."""
         sampling = sampling or SamplingParams()
         prompts = [self._check_prompt(p, sampling) for p in prompts]
@@ -392,26 +430,23 @@ class Engine:
             sampling if constraints is None else sampling.model_copy(update={"constraint": c})
             for c in (constraints if constraints is not None else [None] * len(prompts))
         ]
-        out: list[Completion] = []
-        for start in range(0, len(prompts), self.max_batch_size):
-            chunk = prompts[start : start + self.max_batch_size]
-            rows = [self._new_row(p, s) for p, s in zip(chunk, per_row[start:], strict=False)]
-            timing = _Timing()
-            for _ in self._run(rows, sampling, timing):
-                pass
-            out += [self._completion(r, timing) for r in rows]
-        return out
+        server = self.serve()
+        requests = []
+        try:
+            for prompt, params in zip(prompts, per_row, strict=True):
+                # wait=True: a long list waits for room in the queue instead of failing
+                requests.append(server.submit(prompt, params, wait=True))
+            return [r.result() for r in requests]
+        finally:
+            for r in requests:
+                r.cancel()  # only matters when interrupted: a finished request ignores it
 
     def stream(self, prompt: Sequence[int], sampling: SamplingParams | None = None) -> Iterator[TokenEvent]:
-        """Yield one event per generated token as it comes, then a final event with the completion."""
-        sampling = sampling or SamplingParams()
-        row = self._new_row(self._check_prompt(prompt, sampling), sampling)
-        timing = _Timing()
-        for _, token_id, logprob in self._run([row], sampling, timing):
-            text = row.text.take(final=row.done)
-            yield TokenEvent(token_id=token_id, text=text, logprob=logprob)
-        completion = self._completion(row, timing)
-        yield TokenEvent(text=row.text.take(final=True), stop_reason=row.stop_reason, completion=completion)
+        """Yield one event per generated token as it comes, then a final event with the completion.
+        Closing the iterator early (or dropping it) cancels the request."""
+        request = self.serve().submit(prompt, sampling or SamplingParams(), wait=True)
+        with request:
+            yield from request
 
     def _check_prompt(self, prompt: Sequence[int], sampling: SamplingParams) -> list[int]:
         ids = [int(i) for i in prompt]
@@ -455,7 +490,7 @@ class Engine:
                 row.done, row.stop_reason = True, StopReason.constraint_dead_end
                 row.text.finish()
 
-    def _completion(self, row: _Row, timing: _Timing) -> Completion:
+    def _completion(self, row: _Row, timing: _Timing, reused_tokens: int = 0) -> Completion:
         n_decoded = max(len(row.tokens) - 1, 0)
         return Completion(
             tokens=row.tokens,
@@ -465,6 +500,7 @@ class Engine:
             stop_string=row.stop_string,
             logprobs=row.logprobs,
             prompt_tokens=len(row.prompt),
+            reused_tokens=reused_tokens,
             prefill_s=timing.prefill_s,
             decode_s=timing.decode_s,
             tokens_per_s=n_decoded / timing.decode_s if timing.decode_s > 0 else 0.0,
@@ -493,65 +529,43 @@ class Engine:
             row.done, row.stop_reason = True, StopReason.out_of_tokens
             row.text.finish()
 
-    def _run(
-        self, rows: list[_Row], sampling: SamplingParams, timing: _Timing
-    ) -> Iterator[tuple[int, int, float | None]]:
-        """Prefill then decode `rows` together; yields (row index, token id, logprob) per accepted token."""
-        stop_ids = self.stop_ids | frozenset(sampling.stop_token_ids)
-        top = sampling.top_logprobs
-        with self._lock:
-            start = time.perf_counter()
-            generator = make_generator(sampling, self.device)
-            logits = self._prefill(rows)
-            lengths = [len(r.prompt) for r in rows]
-            positions = torch.tensor(lengths, dtype=torch.long, device=self.device)
-            step = 0
-            decode_start = None
-            while True:
-                self._constrain(rows, logits)
-                ids_t, lp = self._sample(logits, sampling, generator, top)
-                ids = ids_t.tolist()  # the one host sync per step
-                lp_host = [t.tolist() if t is not None else None for t in lp] if lp is not None else None
-                if decode_start is None:
-                    decode_start = time.perf_counter()
-                    timing.prefill_s = decode_start - start
-                for i, row in enumerate(rows):
-                    if row.done:
-                        continue
-                    chosen = None
-                    if lp_host is not None and row.logprobs is not None:
-                        chosen = float(lp_host[0][i])
-                        alts = list(zip(lp_host[2][i], lp_host[1][i], strict=True)) if lp_host[1] else None
-                        row.logprobs.append(TokenLogprob(token_id=ids[i], logprob=chosen, top=alts))
-                    self._accept(row, ids[i], stop_ids, sampling.max_tokens)
-                    yield i, ids[i], chosen
-                if all(r.done for r in rows):
-                    break
-                exact = len(rows) == 1 and not self.compiled  # a compiled step wants few distinct shapes
-                if exact:  # one row: attend over exactly its keys, no mask
-                    kv_len = lengths[0] + step + 1
-                else:
-                    kv_len = min(self.max_seq_len, -(-(max(lengths) + step + 1) // _KV_WINDOW) * _KV_WINDOW)
-                logits = self._decode(ids_t, positions, kv_len, exact=exact)
-                positions.add_(1)
-                step += 1
-            timing.decode_s = time.perf_counter() - decode_start
+    def _pick(
+        self,
+        row: _Row,
+        logits: torch.Tensor,
+        sampling: SamplingParams,
+        generator: torch.Generator | None,
+        greedy_id: int | None = None,
+    ) -> tuple[int, float | None]:
+        """Choose one row's next token from its float32 logits `[1, vocab]` and record its logprob when
+        the row asks for them; returns (token id, logprob or None). The per-row hook of the serving
+        scheduler: anything that depends on the row (its sampling, its generator, a constraint on its
+        tokens) happens here, then `_accept` appends the token. `greedy_id`: the row's argmax, when the
+        caller already computed it for the whole batch."""
+        if sampling.greedy and greedy_id is not None:
+            token, ids = greedy_id, None
+        else:
+            ids = sample(logits, sampling, generator)
+            token = int(ids.item())
+        if row.logprobs is None:
+            return token, None
+        ids = torch.tensor([token], device=logits.device) if ids is None else ids
+        chosen, top_values, top_ids = token_logprobs(logits, ids, sampling.top_logprobs)
+        logprob = float(chosen.item())
+        alts = None
+        if top_values is not None:
+            alts = list(zip(top_ids[0].tolist(), top_values[0].tolist(), strict=True))
+        row.logprobs.append(TokenLogprob(token_id=token, logprob=logprob, top=alts))
+        return token, logprob
 
-    @torch.inference_mode()
-    def _prefill(self, rows: list[_Row]) -> torch.Tensor:
-        last = []
-        for i, row in enumerate(rows):
-            n = len(row.prompt)
-            tokens = torch.tensor([row.prompt], dtype=torch.long, device=self.device)
-            pos = torch.arange(n, device=self.device)[None]
-            last.append(self.model(tokens, pos, row_start=i, kv_len=n, last_only=True, exact=True))
-        return torch.cat(last)
+    def _token_event(self, row: _Row, token: int, logprob: float | None) -> TokenEvent:
+        """The event for a token `_accept` just took (its new text, held back near a stop string)."""
+        return TokenEvent(token_id=token, text=row.text.take(final=row.done), logprob=logprob)
 
-    @torch.inference_mode()
-    def _sample(self, logits, sampling, generator, top):
-        ids = sample(logits, sampling, generator)
-        lp = token_logprobs(logits, ids, top) if sampling.wants_logprobs else None
-        return ids, lp
+    def _final_event(self, row: _Row, prefill_s: float, decode_s: float, reused_tokens: int) -> TokenEvent:
+        """The last event of a finished row: the text held back, the stop reason, the completion."""
+        completion = self._completion(row, _Timing(prefill_s, decode_s), reused_tokens)
+        return TokenEvent(text=row.text.take(final=True), stop_reason=row.stop_reason, completion=completion)
 
     @torch.inference_mode()
     def _decode(

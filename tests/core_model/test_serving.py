@@ -1,0 +1,340 @@
+"""The serving engine (`core_model/serving.py`): continuous batching, prefix reuse, cancellation,
+back-pressure — tiny random-weight model, float32, CPU, both decode paths (the C step and PyTorch)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import random
+import threading
+import time
+import weakref
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from llamasys.core_model import SamplingParams
+from llamasys.core_model.engine import Engine
+from llamasys.core_model.errors import ModelError, SequenceTooLongError
+from llamasys.core_model.messages import StopReason
+from llamasys.core_model.serving import AsyncEngine, EngineBusyError
+from llamasys.core_model.testing import random_meta_state_dict, tiny_args
+
+
+class Bytes:
+    """Ids < 256 are bytes; everything else prints as a letter. No stop tokens unless given."""
+
+    def __init__(self, stop_ids=()):
+        self.stop_ids = frozenset(stop_ids)
+
+    def special_id(self, tok: str) -> int:
+        raise KeyError(tok)
+
+    def decode_bytes(self, ids) -> bytes:
+        return b"".join(bytes([i]) if i < 256 else bytes([97 + i % 26]) for i in ids)
+
+
+def make_engine(*, slots: int = 4, max_seq_len: int = 160, cpu_kernels: bool | None = None, **kw) -> Engine:
+    args = tiny_args()
+    ckpt = SimpleNamespace(
+        args=args,
+        state_dict=random_meta_state_dict(args, 0),
+        tokenizer=Bytes(kw.pop("stop_ids", ())),
+        chat_template=None,
+        path=None,
+    )
+    return Engine.from_checkpoint(
+        ckpt,
+        dtype=torch.float32,
+        max_seq_len=max_seq_len,
+        max_batch_size=slots,
+        cpu_kernels=cpu_kernels,
+        **kw,
+    )
+
+
+def prompts(n: int, seed: int = 1) -> list[list[int]]:
+    rng = random.Random(seed)
+    return [[1] + [rng.randrange(2, 250) for _ in range(rng.randrange(3, 30))] for _ in range(n)]
+
+
+def cold(server: AsyncEngine, prompt, params) -> list[int]:
+    """The tokens of `prompt` run alone with nothing cached."""
+    server.forget_cache()
+    return server.submit(prompt, params).result().tokens
+
+
+def wait_until(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
+
+
+@pytest.fixture(params=["c", "torch"])
+def engine(request) -> Engine:
+    """The same model decoding through the C step and through PyTorch eager."""
+    return make_engine(max_seq_len=512, cpu_kernels=None if request.param == "c" else False)
+
+
+def test_concurrent_greedy_requests_equal_one_by_one(engine):
+    server = engine.serve()
+    params = SamplingParams(max_tokens=10)
+    ps = prompts(9)  # 9 requests, 4 slots: rows join and leave the batch as others finish
+    alone = [cold(server, p, params) for p in ps]
+    server.forget_cache()
+    results: dict[int, list[int]] = {}
+
+    def run(i: int) -> None:
+        results[i] = server.submit(ps[i], params).result().tokens
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(ps))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [results[i] for i in range(len(ps))] == alone
+    assert all(len(t) == 10 for t in alone)
+
+
+def test_async_consumers_share_the_batch():
+    engine = make_engine()
+    server = engine.serve()
+    params = SamplingParams(max_tokens=8)
+    ps = prompts(5, seed=2)
+    alone = [cold(server, p, params) for p in ps]
+
+    async def consume(p):
+        tokens = []
+        async for event in server.submit(p, params):
+            if event.token_id is not None:
+                tokens.append(event.token_id)
+            else:
+                assert event.completion.tokens == tokens
+                assert event.stop_reason == StopReason.out_of_tokens
+        return tokens
+
+    async def main():
+        return await asyncio.gather(*(consume(p) for p in ps))
+
+    server.forget_cache()
+    assert asyncio.run(main()) == alone
+    assert server.stats().steps > 0
+
+
+def test_prefix_reuse_gives_identical_tokens_and_counts_reused(engine):
+    server = engine.serve()
+    params = SamplingParams(max_tokens=6)
+    first = prompts(1, seed=3)[0] * 2  # a few dozen tokens
+    c1 = server.submit(first, params).result()
+    assert c1.reused_tokens == 0
+    # The next agent step: the whole conversation so far plus something new.
+    second = first + c1.tokens + [7, 8, 9, 10, 11]
+    c2 = server.submit(second, params).result()
+    # The slot holds the prompt and every fed token (the last generated token was never fed back).
+    assert c2.reused_tokens == len(first) + len(c1.tokens) - 1
+    assert c2.tokens == cold(server, second, params)
+
+    # The same prompt again reuses all but its last token.
+    again = server.submit(second, params)
+    assert again.result().tokens == c2.tokens and again.reused_tokens == len(second) - 1
+
+
+def test_prefix_is_copied_from_a_busy_slot(engine):
+    server = engine.serve()
+    shared = prompts(1, seed=4)[0] * 3
+    server.submit(shared, SamplingParams(max_tokens=1)).result()
+    long_runner = server.submit(shared + [5], SamplingParams(max_tokens=60))  # takes the slot with `shared`
+    next(iter(long_runner))  # it is decoding now
+    params = SamplingParams(max_tokens=8)
+    other = server.submit(shared + [6, 7], params)  # a free slot holds nothing: copy from the busy one
+    tokens = other.result().tokens
+    assert other.reused_tokens == len(shared)
+    long_runner.cancel()
+    wait_until(lambda: server.stats().active == 0)
+    assert tokens == cold(server, shared + [6, 7], params)
+
+
+def test_chunked_prefill_gives_the_same_tokens():
+    engine = make_engine()
+    params = SamplingParams(max_tokens=8)
+    long_prompt = prompts(1, seed=5)[0] * 4
+    whole = cold(engine.serve(), long_prompt, params)
+    chunked = make_engine()
+    server = chunked.serve(prefill_chunk=7)
+    # A decoding row keeps decoding while the long prompt is prefilled 7 tokens at a time.
+    runner = server.submit(prompts(1, seed=6)[0], SamplingParams(max_tokens=40))
+    next(iter(runner))
+    assert server.submit(long_prompt, params).result().tokens == whole
+    runner.cancel()
+
+
+def test_sampled_requests_are_reproducible_alone_and_batched():
+    engine = make_engine()
+    server = engine.serve()
+    params = SamplingParams(temperature=1.0, top_p=0.9, seed=5, max_tokens=12, logprobs=2)
+    p = prompts(1, seed=7)[0]
+    alone = cold(server, p, params)
+    server.forget_cache()
+    batch = [server.submit(q, params) for q in (prompts(3, seed=8) + [p])]
+    completion = batch[-1].result()
+    assert completion.tokens == alone
+    assert len(completion.logprobs) == 12 and len(completion.logprobs[0].top) == 2
+    for r in batch[:-1]:
+        r.result()
+
+
+def test_cancellation_frees_the_slot(engine):
+    server = engine.serve()
+    request = server.submit(prompts(1)[0], SamplingParams(max_tokens=450))
+    events = iter(request)
+    next(events), next(events)
+    with engine._lock:  # the model waits while we look
+        assert server.stats().active == 1
+        request.cancel()
+    wait_until(lambda: server.stats().active == 0)
+    assert list(events) == []  # the stream just ends
+    assert request.completion is None
+    with pytest.raises(ModelError, match="cancelled"):
+        request.result()
+
+
+def test_a_cancelled_task_and_a_dropped_request_free_their_slots():
+    engine = make_engine()
+    server = engine.serve()
+
+    async def reader(started: asyncio.Event):
+        async for _ in server.submit(prompts(1)[0], SamplingParams(max_tokens=120)):
+            started.set()
+
+    async def main():
+        started = asyncio.Event()
+        task = asyncio.create_task(reader(started))
+        await started.wait()
+        task.cancel()  # e.g. the HTTP client hung up
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    wait_until(lambda: server.stats().active == 0)
+
+    request = server.submit(prompts(1)[0], SamplingParams(max_tokens=120))
+    next(iter(request))
+    del request  # nobody can read it any more
+    gc.collect()
+    wait_until(lambda: server.stats().active == 0)
+
+
+def test_full_queue_fails_fast_with_the_busy_error():
+    engine = make_engine(slots=2, max_seq_len=2048)
+    server = engine.serve(max_queue=1)
+    running = [server.submit(p, SamplingParams(max_tokens=2000)) for p in prompts(2)]
+    wait_until(lambda: server.stats().active == 2)  # both slots decode (for seconds)
+    with engine._lock:  # hold the model: nothing finishes while we look
+        queued = server.submit(prompts(1, seed=9)[0], SamplingParams(max_tokens=2))
+        with pytest.raises(EngineBusyError, match="engine is busy.*max_queue=1"):
+            server.submit(prompts(1, seed=10)[0], SamplingParams(max_tokens=2))
+        assert server.stats().waiting == 1
+        for r in running:
+            r.cancel()
+    assert issubclass(EngineBusyError, ModelError)
+    assert len(queued.result().tokens) == 2  # the queued one runs once a slot frees
+
+
+def test_too_long_and_bad_requests_are_refused_at_submit():
+    engine = make_engine(max_seq_len=32)
+    server = engine.serve()
+    with pytest.raises(
+        SequenceTooLongError, match=r"prompt of 30 tokens \+ max_tokens 8 = 38 exceeds max_seq_len 32"
+    ):
+        server.submit([1] * 30, SamplingParams(max_tokens=8))
+    with pytest.raises(ValueError, match="at least one token"):
+        server.submit([])
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        server.submit([1, 10**6])
+    assert server.stats().waiting == 0
+    assert len(server.submit([1] * 24, SamplingParams(max_tokens=8)).result().tokens) == 8  # exactly fits
+
+
+def test_stop_tokens_and_strings_work_per_row():
+    engine = make_engine()
+    server = engine.serve()
+    p = prompts(2, seed=11)
+    free = [server.submit(q, SamplingParams(max_tokens=12)).result() for q in p]
+    stop_id = free[0].tokens[3]
+    stop_text = free[1].text[4:6]
+    a = server.submit(p[0], SamplingParams(max_tokens=12, stop_token_ids=[stop_id]))
+    b = server.submit(p[1], SamplingParams(max_tokens=12, stop=[stop_text]))
+    ca, cb = a.result(), b.result()
+    assert ca.tokens == free[0].tokens[: free[0].tokens.index(stop_id) + 1]
+    assert ca.stop_reason == StopReason.end_of_turn and ca.stop_token_id == stop_id
+    assert cb.stop_string == stop_text and cb.text == free[1].text[: free[1].text.index(stop_text)]
+
+
+def test_no_slot_or_memory_leak_after_1000_short_requests_with_random_cancellations():
+    engine = make_engine(slots=3, max_seq_len=64)
+    server = engine.serve(max_queue=10_000, idle_exit_s=0.2)
+    rng = random.Random(0)
+    alive: weakref.WeakSet = weakref.WeakSet()
+    finished = cancelled = 0
+
+    def consume(request, cut: int | None) -> None:
+        nonlocal finished, cancelled
+        for k, _ in enumerate(request):
+            if cut is not None and k >= cut:
+                request.cancel()
+                break
+        if request.completion is not None:
+            finished += 1
+        else:
+            cancelled += 1
+
+    pending = []
+    for i in range(1000):
+        prompt = [1] + [rng.randrange(2, 250) for _ in range(rng.randrange(1, 12))]
+        request = server.submit(prompt, SamplingParams(max_tokens=rng.randrange(1, 5)))
+        alive.add(request)
+        cut = rng.choice([None, None, 0, 1])
+        if cut == 0 and rng.random() < 0.5:
+            request.cancel()  # cancelled while still waiting for a slot
+        pending.append((request, cut))
+        if len(pending) >= 8 or i == 999:
+            for r, c in pending:
+                consume(r, c)
+            pending.clear()
+    del request, r
+    assert finished + cancelled == 1000 and finished > 300 and cancelled > 100
+    wait_until(lambda: server.stats().active == 0 and server.stats().waiting == 0)
+    stats = server.stats()
+    assert stats.finished == 1000
+    assert all(n <= engine.max_seq_len for n in stats.cached_tokens)
+    wait_until(lambda: not server.stats().thread_alive)  # the idle scheduler thread exits
+    gc.collect()
+    assert len(alive) == 0  # no request object is kept alive by the engine
+    assert not any(s.request for s in server._slots) and not server._waiting
+
+
+def test_generate_and_stream_run_on_the_serving_core():
+    engine = make_engine()
+    params = SamplingParams(max_tokens=6)
+    ps = prompts(3, seed=12)
+    completions = engine.generate(ps, params)
+    streamed = [e.token_id for e in engine.stream(ps[0], params)][:-1]
+    assert streamed == completions[0].tokens
+    assert engine.serve().stats().finished == 4
+
+
+def test_forward_refuses_rows_in_use_and_forgets_what_it_overwrote():
+    engine = make_engine(slots=2)
+    server = engine.serve()
+    p = prompts(1, seed=13)[0]
+    server.submit(p, SamplingParams(max_tokens=3)).result()
+    assert server.stats().cached_tokens[0] > 0
+    engine.forward([1, 2, 3])
+    assert server.stats().cached_tokens[0] == 0
+    running = server.submit(p, SamplingParams(max_tokens=50))
+    next(iter(running))
+    with pytest.raises(ModelError, match="requests in flight"):
+        engine.forward([1, 2, 3])
+    running.cancel()
