@@ -5,6 +5,7 @@ with its baseline measured in the same run.
 - `bench engine`: CPU/GPU engine vs transformers (and llama.cpp), memory-bandwidth roofline.
 - `bench gpu`: Llama-3.1-8B-shaped graphed / FP8 decode check on a CUDA card.
 - `bench rag`, `bench tools`, `bench safety`: retrieval, the sandboxed interpreter, the shields.
+- `bench agent`: the orchestrator's overhead per step (zero-latency scripted model), and 50 sessions at once.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Annotated
 
 import typer
 
-from llamasys.apps.bench import rag, safety, tools
+from llamasys.apps.bench import agent, rag, safety, tools
 
 from .app import bench_app
 
 bench_app.command("rag")(rag.bench_rag)
 bench_app.command("tools")(tools.bench_tools)
 bench_app.command("safety")(safety.bench_safety)
+bench_app.command("agent")(agent.bench_agent)
 
 _DTYPES = {
     "bfloat16": "bfloat16",
