@@ -106,6 +106,32 @@ def test_stop_tokens_map_to_stop_reasons():
     assert c.stop_reason == StopReason.end_of_message and c.tokens[-1] == target
 
 
+def test_stop_token_ids_add_to_the_tokenizers_stop_ids():
+    """`SamplingParams.stop_token_ids` are stops in addition to the tokenizer's own (its <|eot_id|>):
+    passing any must not make generation run past the end of turn (issue 18: replacing them ran 20
+    tokens to out_of_tokens instead of 4 to end_of_turn)."""
+    [free] = engine_for().generate([PROMPTS[0]], SamplingParams(max_tokens=20))
+    eot = free.tokens[3]
+    first = free.tokens.index(eot)
+    unused = next(i for i in range(260, 300) if i not in free.tokens)
+
+    class EotTokenizer(ByteTokenizer):
+        specials = {**ByteTokenizer.specials, "<|eot_id|>": eot}
+
+    engine = engine_for(EotTokenizer(stop_ids=(eot,)))
+    for extra in ((), (unused,), (unused, unused + 1)):
+        [c] = engine.generate([PROMPTS[0]], SamplingParams(max_tokens=20, stop_token_ids=extra))
+        assert c.tokens == free.tokens[: first + 1] and len(c.tokens) <= 4, extra
+        assert c.stop_reason == StopReason.end_of_turn and c.stop_token_id == eot
+        streamed = list(engine.stream(PROMPTS[0], SamplingParams(max_tokens=20, stop_token_ids=extra)))
+        assert [e.token_id for e in streamed if e.token_id is not None] == c.tokens
+    # an extra stop id that comes first wins; the tokenizer's still stops the rows that reach it first
+    earlier = free.tokens[1]
+    if earlier != eot:
+        [c] = engine.generate([PROMPTS[0]], SamplingParams(max_tokens=20, stop_token_ids=[earlier]))
+        assert c.tokens == free.tokens[: free.tokens.index(earlier) + 1] and c.stop_token_id == earlier
+
+
 def test_rows_stop_independently_in_a_batch():
     engine = engine_for()
     free = engine.generate(PROMPTS[:2], SamplingParams(max_tokens=10))
