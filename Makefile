@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-fast lint format run clean
+.PHONY: venv test test-fast lint format run clean mutation
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# mutation testing (mutmut), one module at a time, a kill rate per module; slow, not in CI.
+# `make mutation MODULES="chunking llama_guard"` picks modules (.ci/mutation.py --list names them).
+mutation: $(STAMP)
+	$(BIN)/python .ci/mutation.py $(MODULES)
 
 run: $(STAMP)
 	$(BIN)/llamasys chat

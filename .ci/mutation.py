@@ -1,0 +1,168 @@
+"""Mutation testing (mutmut) of the modules whose behaviour is a promise, one module at a time.
+
+    python .ci/mutation.py                 # every module in MODULES
+    python .ci/mutation.py chunking rrf    # only these
+    python .ci/mutation.py --list          # the table
+
+For each module it copies the repository (without .venv, .git and earlier runs) into
+`$LLAMASYS_MUTATION_DIR/<name>` (default /tmp/llamasys-mutation), points mutmut at that one file and
+at the tests that check it ([tool.mutmut] in pyproject.toml holds the shared settings), runs
+`mutmut run`, and prints one JSON line per module: killed, survived, timeouts, no tests, the kill rate
+(killed + timeouts over all mutants that some test ran) and the names of the survivors (`mutmut show
+NAME` in that folder prints the change). Slow: minutes to hours per module on two cores; not in CI.
+
+In the copy the code folders move under `llamasys/`, so that mutmut's `mutants/llamasys/<folder>`
+is what the tests' ordinary `llamasys.<folder>` imports reach, not the editable install.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = ("core_model", "tools", "safety", "agentic", "apps")
+
+# name -> (the file to mutate, the tests that hold its promises)
+MODULES: dict[str, tuple[str, list[str]]] = {
+    "config_meta": ("core_model/checkpoints/meta.py", ["tests/core_model/test_checkpoint_formats.py"]),
+    "config_hf": ("core_model/checkpoints/hf.py", ["tests/core_model/test_checkpoint_formats.py"]),
+    "config_gguf": ("core_model/checkpoints/gguf.py", ["tests/core_model/test_checkpoint_formats.py"]),
+    "sampling": ("core_model/sampling.py", ["tests/core_model/test_sampling.py"]),
+    "tool_call_codec": ("core_model/chat/tool_call_codec.py", ["tests/chat_format"]),
+    "llama_guard": (
+        "safety/llama_guard.py",
+        ["tests/safety/test_llama_guard.py", "tests/safety/test_llama_guard_decisions.py"],
+    ),
+    "prompt_guard": ("safety/prompt_guard.py", ["tests/safety/test_prompt_guard.py"]),
+    "tool_arguments": ("tools/base.py", ["tests/tools/test_base.py", "tests/tools/test_decorator.py"]),
+    "sandbox_plan": ("tools/sandbox.py", ["tests/code_interpreter/test_format_and_plan.py"]),
+    "chunking": (
+        "tools/memory/chunking.py",
+        ["tests/memory/test_chunking.py", "tests/memory/test_chunk_windows.py"],
+    ),
+    "hybrid_fusion": ("tools/memory/search.py", ["tests/memory/test_retrieval.py"]),
+    "agent_loop": ("agentic/agent.py", ["tests/agentic"]),
+}
+
+STATUS = re.compile(r"^\s*(?P<name>\S+__mutmut_\d+): (?P<status>.+?)\s*$")
+
+
+def copy_repository(target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(
+        ROOT,
+        target,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "mutants", "__pycache__", "*.egg-info", "node_modules"
+        ),
+        symlinks=True,
+    )
+
+
+def configure(target: Path, source: str, tests: list[str]) -> None:
+    """Lay the copy out as installed (llamasys/<folder>/...) and add this module's choices to its
+    [tool.mutmut] section."""
+    # mutmut names mutants after the file's path, and the tests import llamasys.<folder>.<module>:
+    # with the folders under llamasys/ the two agree, and mutmut's mutants/ (first on sys.path) is
+    # the namespace package's first portion, ahead of the editable install
+    for folder in FOLDERS:
+        if (target / folder).exists():
+            (target / "llamasys").mkdir(exist_ok=True)
+            (target / folder).rename(target / "llamasys" / folder)
+    folder = source.split("/", 1)[0]
+    text = (target / "pyproject.toml").read_text(encoding="utf-8")
+    marker = "[tool.mutmut]\n"
+    if marker not in text:
+        raise SystemExit("pyproject.toml has no [tool.mutmut] section: the shared settings live there")
+    extra = (
+        f"source_paths = [{'llamasys/' + folder!r}]\n"
+        f"only_mutate = [{'llamasys/' + source!r}]\n"
+        f"also_copy = {['llamasys/' + f for f in FOLDERS if f != folder]!r}\n"
+        f"pytest_add_cli_args_test_selection = {tests!r}\n"
+    )
+    (target / "pyproject.toml").write_text(text.replace(marker, marker + extra), encoding="utf-8")
+
+
+def results(target: Path, mutmut: str) -> dict[str, str]:
+    done = subprocess.run([mutmut, "results", "--all", "true"], cwd=target, capture_output=True, text=True)
+    found = {}
+    for line in done.stdout.splitlines():
+        match = STATUS.match(line)
+        if match:
+            found[match["name"]] = match["status"]
+    return found
+
+
+def run_module(name: str, base: Path, mutmut: str, budget_s: float | None) -> dict:
+    source, tests = MODULES[name]
+    if not (ROOT / source).exists():
+        return {"module": name, "file": source, "error": "not in the repository yet"}
+    target = base / name
+    copy_repository(target)
+    configure(target, source, tests)
+    started = time.monotonic()
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("CI", None)
+    try:
+        run = subprocess.run(
+            [mutmut, "run", "--max-children", os.environ.get("LLAMASYS_MUTATION_JOBS", "1")],
+            cwd=target,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=budget_s,
+        )
+        finished = run.returncode == 0
+        log = run.stdout[-3000:] + run.stderr[-3000:]
+    except subprocess.TimeoutExpired as exc:
+        finished = False
+        log = f"stopped after {budget_s} s (LLAMASYS_MUTATION_BUDGET_S): {str(exc.stdout or '')[-1000:]}"
+    (target / "mutation.log").write_text(log, encoding="utf-8")
+    statuses = results(target, mutmut)
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    tested = killed + counts.get("survived", 0)
+    return {
+        "module": name,
+        "file": source,
+        "tests": tests,
+        "mutants": len(statuses),
+        "counts": counts,
+        "kill_rate": round(killed / tested, 3) if tested else None,
+        "survivors": sorted(n for n, s in statuses.items() if s == "survived"),
+        "finished": finished,
+        "seconds": round(time.monotonic() - started, 1),
+        "folder": str(target),
+    }
+
+
+def main(argv: list[str]) -> int:
+    if argv[1:] == ["--list"]:
+        for name, (source, tests) in MODULES.items():
+            print(f"{name:16} {source:40} {' '.join(tests)}")
+        return 0
+    names = argv[1:] or list(MODULES)
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        print(f"unknown module(s) {unknown}: choose from {', '.join(MODULES)}", file=sys.stderr)
+        return 2
+    mutmut = shutil.which("mutmut") or str(Path(sys.executable).parent / "mutmut")
+    base = Path(os.environ.get("LLAMASYS_MUTATION_DIR", "/tmp/llamasys-mutation"))
+    budget = os.environ.get("LLAMASYS_MUTATION_BUDGET_S")
+    for name in names:
+        print(json.dumps(run_module(name, base, mutmut, float(budget) if budget else None)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
