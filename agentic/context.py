@@ -1,8 +1,8 @@
 """Fitting the conversation into the model's context window.
 
-History that no longer fits is dropped oldest-first, in whole units: a user message, an assistant
-answer, or an assistant message with tool calls together with all its tool results (a call is never
-separated from its result). The system prompt and the current turn are never dropped. The number of
+History that no longer fits is dropped oldest-first, in whole exchanges: a user message with everything
+up to the next one (the answer, every tool call with its results), so a call is never separated from its
+result and the kept history still starts with a user message. The system prompt and the current turn are never dropped. The number of
 messages dropped is reported in the inference step (`trimmed_messages`).
 """
 
@@ -10,21 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from llamasys.core_model.messages import AssistantMessage, Message, ToolResponseMessage
+from llamasys.core_model.messages import Message, UserMessage
 
 __all__ = ["fit_to_window", "history_units"]
 
 
 def history_units(messages: Sequence[Message]) -> list[list[Message]]:
-    """Split messages into droppable units (tool results stay with the assistant message that called)."""
+    """Split messages into droppable units: one exchange each, from a user message up to the next one
+    (its answer, and every tool call with its results). Messages before the first user message (a
+    history that was trimmed before) form a unit of their own."""
     units: list[list[Message]] = []
     for message in messages:
-        if isinstance(message, ToolResponseMessage) and units:
-            head = units[-1][0]
-            if isinstance(head, AssistantMessage) and head.tool_calls:
-                units[-1].append(message)
-                continue
-        units.append([message])
+        if isinstance(message, UserMessage) or not units:
+            units.append([message])
+        else:
+            units[-1].append(message)
     return units
 
 
