@@ -276,6 +276,7 @@ def build_app(
                         elem_id="agent-input",
                     )
                     stop = gr.Button("⏹ Stop", variant="stop", scale=1, min_width=80, elem_id="agent-stop")
+                decision = gr.Textbox(visible=False)
                 if examples:
                     gr.Examples([{"text": e} for e in examples], inputs=box)
 
@@ -310,8 +311,9 @@ def build_app(
             st["pending"] = view.pending
             yield history + view.messages, st, {"text": "", "files": []}
 
-        async def on_option(history: list, st: dict[str, Any], evt: gr.SelectData) -> AsyncIterator[tuple]:
-            verb, _, call_id = str(evt.value).partition(":")
+        async def decide(value: str, history: list, st: dict[str, Any]) -> AsyncIterator[tuple]:
+            """An approval button ("approve:<call id>" / "deny:<call id>"); resumes once all are decided."""
+            verb, _, call_id = str(value).partition(":")
             waiting = {p["call_id"] for p in st["pending"] if p["kind"] == "approval"}
             if verb not in (APPROVE, DENY) or call_id not in waiting:
                 yield history, st
@@ -331,6 +333,11 @@ def build_app(
             async for chat in _stream(events, view, history):
                 yield chat, st
             st["pending"] = view.pending
+            yield history + view.messages, st
+
+        async def on_option(history: list, st: dict[str, Any], evt: gr.SelectData) -> AsyncIterator[tuple]:
+            async for out in decide(evt.value, history, st):
+                yield out
 
         def on_stop(st: dict[str, Any]) -> None:
             if st["session_id"] is not None:
@@ -391,8 +398,11 @@ def build_app(
             concurrency_id="turns",
         )
         chat_event.then(refresh_sessions, state, sessions, api_visibility="private")
-        option_event = chatbot.option_select(
+        chatbot.option_select(
             on_option, [chatbot, state], [chatbot, state], concurrency_limit=limit, concurrency_id="turns"
+        )
+        decision.submit(  # the same as the buttons, for API clients: "approve:<call id>" / "deny:<call id>"
+            decide, [decision, chatbot, state], [chatbot, state], api_name="decide", concurrency_id="turns"
         )
         stop.click(on_stop, state, None, queue=False, api_name="stop")
         new_chat.click(new_session, state, [chatbot, state], api_visibility="private").then(
@@ -406,7 +416,6 @@ def build_app(
             api_visibility="private",
         )
         demo.load(refresh_sessions, state, sessions, api_visibility="private")
-        del option_event
 
     demo.queue(default_concurrency_limit=limit, max_size=max_queue)
     demo.llamasys_files_dir = files_dir  # type: ignore[attr-defined]

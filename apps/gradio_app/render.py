@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +94,16 @@ class TurnView:
     plots) so the chatbot can show them; without it they are listed by name only.
     """
 
-    def __init__(self, user_text: str | None = None, *, files_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        user_text: str | None = None,
+        *,
+        files_dir: str | Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clock = clock
+        self._tools_box: dict[str, Any] | None = None  # shown as soon as the model asks for tools
+        self._tools_started = 0.0
         self.messages: list[dict[str, Any]] = []
         if user_text is not None:
             self.messages.append({"role": "user", "content": user_text})
@@ -138,14 +149,22 @@ class TurnView:
 
     def _on_step_start(self, event: Any) -> None:
         step_id, step_type = _get(event, "step_id"), _get(event, "step_type")
-        box = self._box(step_id, _STEP_TITLES.get(step_type, step_type) + " …")
+        if step_type == "tool_execution" and self._tools_box is not None:
+            self._boxes[step_id] = self._tools_box  # the box shown since the model asked for the tools
+            return
+        self._box(step_id, _STEP_TITLES.get(step_type, step_type) + " …")
         if step_type == "inference":
             self._answer = None
-        elif step_type == "tool_execution":
-            for call_id, (name, arguments) in self._pending_calls.items():
-                child = self._box(call_id, f"🛠️ {name}", parent=step_id)
-                child["content"] = "**arguments**\n" + tool_arguments_markdown(name, arguments)
-            box["content"] = ", ".join(name for name, _ in self._pending_calls.values())
+
+    def _open_tools_box(self, step_id: str) -> None:
+        """The model asked for tools: show them running (pending) right away, one box per call."""
+        key = f"tools-{step_id}"
+        names = ", ".join(name for name, _ in self._pending_calls.values())
+        self._tools_box = self._box(key, f"🛠️ Running {names} …")
+        self._tools_started = self.clock()
+        for call_id, (name, arguments) in self._pending_calls.items():
+            child = self._box(call_id, f"🛠️ {name}", parent=key)
+            child["content"] = "**arguments**\n" + tool_arguments_markdown(name, arguments)
 
     def _on_step_progress(self, event: Any) -> None:
         text = _get(event, "text") or ""
@@ -168,7 +187,13 @@ class TurnView:
         if box is None:  # a step we did not see start (a reopened session): show it whole
             box = self._box(step_id, _STEP_TITLES.get(step_type, str(step_type)))
         getattr(self, f"_complete_{step_type}", lambda s, b: None)(step, box)
-        self._done(box, _get(step, "duration_s"), box["metadata"].get("log"))
+        duration = _get(step, "duration_s")
+        if step_type == "tool_execution" and box is self._tools_box:
+            duration = max(duration or 0.0, self.clock() - self._tools_started)
+            self._tools_box = None
+        self._done(box, duration, box["metadata"].get("log"))
+        if step_type == "inference" and self._pending_calls:
+            self._open_tools_box(step_id)
 
     def _complete_inference(self, step: Any, box: dict) -> None:
         response = _get(step, "model_response")
@@ -215,7 +240,7 @@ class TurnView:
             names.append(name)
             child = self._boxes.get(call_id)
             if child is None:
-                child = self._box(call_id, f"🛠️ {name}", parent=_get(step, "step_id"))
+                child = self._box(call_id, f"🛠️ {name}", parent=box["metadata"]["id"])
                 call = calls.get(call_id)
                 if call is not None:
                     child["content"] = "**arguments**\n" + tool_arguments_markdown(
@@ -232,11 +257,13 @@ class TurnView:
                 child["metadata"]["title"] += " (answered by the client)"
             child["content"] += "\n\n**result**\n" + _fence(_get(response, "content") or "")
             metadata = _get(response, "metadata") or {}
-            self._done(child, metadata.get("duration_s", _get(step, "duration_s")))
+            elapsed = self.clock() - self._tools_started if box is self._tools_box else 0.0
+            self._done(child, metadata.get("duration_s") or max(_get(step, "duration_s") or 0.0, elapsed))
             for attachment in _get(response, "attachments") or []:
                 self._attachment(attachment, parent=call_id)
         box["metadata"]["title"] = "🛠️ Tools: " + ", ".join(names) if names else "🛠️ Tools"
         box["content"] = ""
+        box["metadata"].pop("log", None)
         self._pending_calls = {}
 
     def _attachment(self, attachment: Any, *, parent: str) -> None:
@@ -318,7 +345,8 @@ class TurnView:
         for box in self._boxes.values():  # nothing stays spinning once the turn is over
             if box["metadata"].get("status") == "pending":
                 box["metadata"]["status"] = "done"
-                box["metadata"]["log"] = f"not finished ({self.status})"
+                waiting = self.status == "awaiting_input"
+                box["metadata"]["log"] = "waiting for you" if waiting else f"not finished ({self.status})"
         if self.status == "awaiting_input":
             return
         if self.status == "blocked":

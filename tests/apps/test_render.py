@@ -102,7 +102,8 @@ def test_a_tool_turn_shows_every_step_as_a_box_and_the_answer_as_text(tmp_path):
     assert "print(1234 * 5678)" in boxes["i1"]["content"]
     # the tool call: nested under its step, arguments, result, its own duration
     call = boxes["c1"]
-    assert call["metadata"]["parent_id"] == "x1"
+    tools = boxes[call["metadata"]["parent_id"]]  # shown from the moment the model asked for the tool
+    assert tools["metadata"]["title"] == "🛠️ Tools: code_interpreter"
     assert call["metadata"]["title"] == "🛠️ code_interpreter ✅"
     assert call["metadata"]["duration"] == 0.25 and call["metadata"]["status"] == "done"
     assert "```python\nprint(1234 * 5678)\n```" in call["content"] and "7006652" in call["content"]
@@ -119,7 +120,7 @@ def test_a_tool_turn_shows_every_step_as_a_box_and_the_answer_as_text(tmp_path):
     assert [a["content"] for a in answers] == ["1234 * 5678 = 7006652."]
     assert all(m["metadata"]["status"] == "done" for m in messages if "metadata" in m)
     # while the tool ran, its box was pending: status goes pending -> done
-    during_tool = snapshots[6]  # after the tool step started
+    during_tool = snapshots[5]  # the model has asked for the tool; it runs
     assert [m["metadata"].get("status") for m in during_tool if m.get("metadata", {}).get("id") == "c1"] == [
         "pending"
     ]
@@ -194,3 +195,22 @@ def test_a_failed_turn_says_why_and_leaves_no_spinner():
     messages = render_turn("hi", events)
     assert messages[-1]["content"] == "💥 The turn failed: server went away"
     assert messages[1]["metadata"]["status"] == "done" and "not finished" in messages[1]["metadata"]["log"]
+
+
+def test_a_tool_call_is_pending_while_it_runs_and_its_duration_is_measured_when_the_agent_gives_none():
+    ticks = iter([10.0, 12.5, 12.5])
+    view = TurnView("q", clock=lambda: next(ticks))
+    ask = InferenceStep(
+        step_id="i1", model_response=AssistantMessage(tool_calls=[CALL], stop_reason="end_of_message")
+    )
+    view.feed(StepComplete(turn_id="t", step=ask))
+    running = [m for m in view.messages if m.get("metadata", {}).get("id") == "c1"]
+    assert running[0]["metadata"]["status"] == "pending"
+    view.feed(StepStart(turn_id="t", step_id="x1", step_type="tool_execution"))
+    response = ToolResponse(call_id="c1", tool_name="code_interpreter", content="completed")
+    view.feed(
+        StepComplete(
+            turn_id="t", step=ToolExecutionStep(step_id="x1", tool_calls=[CALL], tool_responses=[response])
+        )
+    )
+    assert running[0]["metadata"]["status"] == "done" and running[0]["metadata"]["duration"] == 2.5
