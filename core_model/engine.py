@@ -389,11 +389,13 @@ class Engine:
         prefill_chunk: int | None = None,
         min_copy_tokens: int | None = None,
         idle_exit_s: float | None = None,
+        threads: int | None = None,
     ):
         """The engine's serving front (`serving.AsyncEngine`, one per engine, made on first use): submit
         requests from any thread or event loop; they batch together. Options given here (waiting queue
         bound, prefill chunk in tokens, shortest prefix worth copying between slots, idle seconds before
-        the scheduler thread exits) update it; the defaults are in `AsyncEngine`."""
+        the scheduler thread exits, CPU threads: 0 adapts them to contention) update it; the defaults
+        are in `AsyncEngine`."""
         from .serving import AsyncEngine
 
         options = {
@@ -401,6 +403,7 @@ class Engine:
             "prefill_chunk": prefill_chunk,
             "min_copy_tokens": min_copy_tokens,
             "idle_exit_s": idle_exit_s,
+            "threads": threads,
         }
         options = {k: v for k, v in options.items() if v is not None}
         with self._lock:

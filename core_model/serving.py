@@ -278,7 +278,8 @@ class AsyncEngine:
     Get it with `engine.serve(...)` (one per engine). Options: `max_queue` requests may wait for a slot
     before `submit` raises `EngineBusyError`; `prefill_chunk` prompt tokens are prefilled per step
     boundary; a prefix at least `min_copy_tokens` longer in another slot is copied instead of
-    recomputed; the scheduler thread exits after `idle_exit_s` seconds without work."""
+    recomputed; the scheduler thread exits after `idle_exit_s` seconds without work; `threads` 0 adapts
+    the CPU threads per model call to contention (`ThreadChooser`), N fixes them."""
 
     def __init__(
         self,
@@ -288,17 +289,20 @@ class AsyncEngine:
         prefill_chunk: int = 256,
         min_copy_tokens: int = 16,
         idle_exit_s: float = 2.0,
+        threads: int = 0,
     ) -> None:
         self._engine_ref = weakref.ref(engine)
         self._cond = threading.Condition()
+        self._most_threads = torch.get_num_threads() if engine.device.type == "cpu" else 1
+        self._threads = ThreadChooser(self._most_threads)
         self.configure(
             max_queue=max_queue,
             prefill_chunk=prefill_chunk,
             min_copy_tokens=min_copy_tokens,
             idle_exit_s=idle_exit_s,
+            threads=threads,
         )
         self._slots = [_Slot() for _ in range(engine.max_batch_size)]
-        self._threads = ThreadChooser(torch.get_num_threads() if engine.device.type == "cpu" else 1)
         self._waiting: deque[Request] = deque()
         self._thread: threading.Thread | None = None
         self._next_id = 0
@@ -356,13 +360,16 @@ class AsyncEngine:
         prefill_chunk: int | None = None,
         min_copy_tokens: int | None = None,
         idle_exit_s: float | None = None,
+        threads: int | None = None,
     ) -> None:
-        """Change options (None keeps one); they apply from the next step boundary."""
+        """Change options (None keeps one); they apply from the next step boundary. `threads`: 0 lets
+        `ThreadChooser` pick the CPU threads of every model call, N > 0 fixes them at N."""
         checks = {
             "max_queue": (max_queue, 0),
             "prefill_chunk": (prefill_chunk, 1),
             "min_copy_tokens": (min_copy_tokens, 1),
             "idle_exit_s": (idle_exit_s, 0),
+            "threads": (threads, 0),
         }
         for name, (value, least) in checks.items():
             if value is None:
@@ -370,6 +377,8 @@ class AsyncEngine:
             if value < least:
                 raise ValueError(f"{name} must be >= {least}, got {value}")
             setattr(self, name, value)
+        if threads is not None:
+            self._threads = ThreadChooser(self._most_threads if threads == 0 else threads, fixed=threads > 0)
         self._wake()
 
     @property
@@ -612,9 +621,11 @@ class ThreadChooser:
     (spin, then sleep): a passive policy would add a futex wake-up to each of those barriers on an idle
     machine, and without a second thread there is no barrier to wait at. `most` <= 1 turns it off."""
 
-    def __init__(self, most: int, explore_every: int = 24, alpha: float = 0.4) -> None:
+    def __init__(self, most: int, explore_every: int = 24, alpha: float = 0.4, fixed: bool = False) -> None:
         self.most = max(1, most)
-        self.candidates = sorted({self.most, max(1, self.most // 2), 1}, reverse=True)
+        self.candidates = (
+            [self.most] if fixed else sorted({self.most, max(1, self.most // 2), 1}, reverse=True)
+        )
         self.explore_every = explore_every
         self.alpha = alpha
         self.estimates: dict[tuple[str, int, int], float] = {}  # (kind, bucket, threads) -> s per unit

@@ -6,6 +6,7 @@ with its baseline measured in the same run.
 - `bench gpu`: Llama-3.1-8B-shaped graphed / FP8 decode check on a CUDA card.
 - `bench rag`, `bench tools`, `bench safety`: retrieval, the sandboxed interpreter, the shields.
 - `bench agent`: the orchestrator's overhead per step (zero-latency scripted model), and 50 sessions at once.
+- `bench serve`: the serving engine: concurrent streams, prefix reuse over agent steps, CPU contention.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from llamasys.apps.bench import agent, rag, safety, tools
+from llamasys.apps.bench import agent, rag, safety, serve, tools
 
 from .app import bench_app
 
@@ -24,6 +25,7 @@ bench_app.command("rag")(rag.bench_rag)
 bench_app.command("tools")(tools.bench_tools)
 bench_app.command("safety")(safety.bench_safety)
 bench_app.command("agent")(agent.bench_agent)
+bench_app.command("serve")(serve.bench_serve)
 
 _DTYPES = {
     "bfloat16": "bfloat16",

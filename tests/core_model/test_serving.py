@@ -18,7 +18,7 @@ from llamasys.core_model import SamplingParams
 from llamasys.core_model.engine import Engine
 from llamasys.core_model.errors import ModelError, SequenceTooLongError
 from llamasys.core_model.messages import StopReason
-from llamasys.core_model.serving import AsyncEngine, EngineBusyError
+from llamasys.core_model.serving import AsyncEngine, EngineBusyError, ThreadChooser
 from llamasys.core_model.testing import random_meta_state_dict, tiny_args
 
 
@@ -338,3 +338,34 @@ def test_forward_refuses_rows_in_use_and_forgets_what_it_overwrote():
     with pytest.raises(ModelError, match="requests in flight"):
         engine.forward([1, 2, 3])
     running.cancel()
+
+
+def test_thread_chooser_follows_the_faster_count_and_comes_back():
+    chooser = ThreadChooser(2, explore_every=4)
+    assert chooser.candidates == [2, 1]
+    # Each count is measured once, then the faster one runs and the other is tried every 4th call.
+    first = [chooser.choose("decode", 1) for _ in range(2)]
+    assert first == [2, 2]  # nothing recorded yet: still measuring 2
+    chooser.record("decode", 1, 2, 0.050)  # contention: two threads spin at every barrier
+    assert chooser.choose("decode", 1) == 1
+    chooser.record("decode", 1, 1, 0.010)
+    picks = [chooser.choose("decode", 1) for _ in range(8)]
+    assert picks.count(1) == 6 and picks.count(2) == 2
+    for _ in range(4):  # the other work stopped: two threads measure faster when tried
+        chooser.record("decode", 1, 2, 0.004)
+    assert chooser.choose("decode", 1) == 2 or chooser.choose("decode", 1) == 2
+    assert chooser.choose("decode", 2) == 2  # another batch size is measured on its own
+    assert ThreadChooser(4).candidates == [4, 2, 1]
+    assert ThreadChooser(1).candidates == [1] and ThreadChooser(8, fixed=True).candidates == [8]
+
+
+def test_fixed_and_adaptive_threads_are_applied_to_model_calls():
+    engine = make_engine()
+    server = engine.serve(threads=1)
+    server.submit(prompts(1)[0], SamplingParams(max_tokens=4)).result()
+    assert server.stats().threads == 1
+    with pytest.raises(ValueError, match="threads must be >= 0"):
+        server.configure(threads=-1)
+    server.configure(threads=0)  # adaptive again: every candidate gets measured
+    server.submit(prompts(1, seed=2)[0], SamplingParams(max_tokens=8)).result()
+    assert any(key.startswith("decode/1/") for key in server.stats().thread_estimates)

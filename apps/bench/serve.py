@@ -1,0 +1,415 @@
+"""`llamasys bench serve`: the serving engine under load — continuous batching, prefix reuse, contention.
+
+    llamasys bench serve --model smollm2-135m-instruct --json
+    llamasys bench serve --contention 1 --json        # the whole run beside one busy-looping process
+
+Everything is measured in one run against a baseline of the same run, with the load average next to
+every figure (this machine may be shared):
+
+- `concurrency`: for N = 1, 4, 8 (`--streams`), N greedy requests with distinct prompts submitted at
+  once to `engine.serve()`, against the same N requests served one at a time. Per side: aggregate
+  tokens/s (all tokens / wall time), aggregate decode tokens/s (tokens generated while every stream was
+  decoding / that time; one at a time: tokens after each first token / decode time), time to first token
+  and inter-token latency p50/p95; `speedup` = batched / one-at-a-time aggregate decode tokens/s.
+- `agent`: an agent-shaped conversation: a `--agent-prompt` token prompt, then four steps, each adding
+  the reply and `--agent-step` new tokens; time to first token of steps 2-5 with prefix reuse against
+  the same steps with the cache forgotten before each (`ratio` = with / without).
+- `llama_cpp`: llama.cpp's own server (`python -m llama_cpp.server`, in a subprocess, on the same GGUF)
+  at 4 concurrent streams, when llama-cpp-python is installed; otherwise why not. Never fatal.
+- `contention`: one stream's decode tokens/s on the C step and on the PyTorch path, idle and then with
+  `--contention K` busy-looping processes (at least 1 for this section), with the adaptive thread
+  count and with all threads fixed; `kept` = busy / idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+
+__all__ = ["bench_serve", "run_serve_benchmark"]
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+@contextmanager
+def _busy_processes(k: int):
+    """K processes that spin on a core each (`while True: pass`) for the duration."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(k)]
+    try:
+        time.sleep(0.5 if k else 0)
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
+def _prompt(rng: random.Random, n: int, vocab: int, bos: int | None) -> list[int]:
+    ids = [rng.randrange(200, min(vocab, 20_000)) for _ in range(n)]
+    return ([bos] if bos is not None else []) + ids[: n - (bos is not None)]
+
+
+async def _consume(request: Any, t0: float) -> dict[str, Any]:
+    times = []
+    async for event in request:
+        if event.token_id is not None:
+            times.append(time.perf_counter())
+    return {"submitted": t0, "times": times, "completion": request.completion}
+
+
+def _percentiles(values: list[float]) -> dict[str, float] | None:
+    from .timing import percentiles
+
+    return percentiles(values) if values else None
+
+
+def _summarise(runs: list[dict[str, Any]], wall: float, concurrent: bool) -> dict[str, Any]:
+    tokens = sum(len(r["times"]) for r in runs)
+    ttft = [r["times"][0] - r["submitted"] for r in runs if r["times"]]
+    gaps = [b - a for r in runs for a, b in zip(r["times"], r["times"][1:], strict=False)]
+    if concurrent:  # while every stream decodes: from the last first token to the last token
+        start = max(r["times"][0] for r in runs)
+        end = max(r["times"][-1] for r in runs)
+        decoded = sum(sum(1 for t in r["times"] if start < t <= end) for r in runs)
+        decode = decoded / (end - start) if end > start else 0.0
+    else:
+        decoded = sum(len(r["times"]) - 1 for r in runs)
+        spent = sum(r["times"][-1] - r["times"][0] for r in runs)
+        decode = decoded / spent if spent > 0 else 0.0
+    return {
+        "tokens": tokens,
+        "wall_s": round(wall, 3),
+        "aggregate_tok_s": round(tokens / wall, 2),
+        "aggregate_decode_tok_s": round(decode, 2),
+        "ttft": _percentiles(ttft),
+        "inter_token": _percentiles(gaps),
+        "load_avg": _load(),
+    }
+
+
+def _concurrency(engine: Any, streams: list[int], new_tokens: int, prompt_tokens: int, seed: int) -> list:
+    from llamasys.core_model import SamplingParams
+
+    server = engine.serve()
+    params = SamplingParams(max_tokens=new_tokens)
+    vocab, bos = engine.args.vocab_size, getattr(engine.tokenizer, "bos_id", None)
+    out = []
+    for n in streams:
+        rng = random.Random(seed + n)
+        prompts = [_prompt(rng, prompt_tokens, vocab, bos) for _ in range(n)]
+
+        async def together(prompts=prompts) -> list[dict[str, Any]]:
+            t0 = time.perf_counter()
+            return await asyncio.gather(*(_consume(server.submit(p, params), t0) for p in prompts))
+
+        async def one_by_one(prompts=prompts) -> list[dict[str, Any]]:
+            runs = []
+            for p in prompts:
+                runs.append(await _consume(server.submit(p, params), time.perf_counter()))
+            return runs
+
+        server.forget_cache()
+        start = time.perf_counter()
+        batched = _summarise(asyncio.run(together()), time.perf_counter() - start, concurrent=n > 1)
+        server.forget_cache()
+        start = time.perf_counter()
+        single = _summarise(asyncio.run(one_by_one()), time.perf_counter() - start, concurrent=False)
+        server.forget_cache()
+        speedup = batched["aggregate_decode_tok_s"] / max(single["aggregate_decode_tok_s"], 1e-9)
+        out.append({"streams": n, "batched": batched, "one_at_a_time": single, "speedup": round(speedup, 2)})
+    return out
+
+
+def _agent(engine: Any, prompt_tokens: int, step_tokens: int, reply_tokens: int, seed: int) -> dict[str, Any]:
+    from llamasys.core_model import SamplingParams
+
+    server = engine.serve()
+    params = SamplingParams(max_tokens=reply_tokens)
+    rng = random.Random(seed)
+    vocab, bos = engine.args.vocab_size, getattr(engine.tokenizer, "bos_id", None)
+    first = _prompt(rng, prompt_tokens, vocab, bos)
+    news = [[rng.randrange(200, min(vocab, 20_000)) for _ in range(step_tokens)] for _ in range(4)]
+    sides: dict[str, Any] = {}
+    for side in ("without_reuse", "with_reuse"):
+        server.forget_cache()
+        prompt, steps = list(first), []
+        for k in range(5):
+            if side == "without_reuse":
+                server.forget_cache()
+            t0 = time.perf_counter()
+            request = server.submit(prompt, params)
+            events = iter(request)
+            next(events)
+            ttft = time.perf_counter() - t0
+            completion = request.result()
+            steps.append(
+                {
+                    "step": k + 1,
+                    "prompt_tokens": len(prompt),
+                    "reused_tokens": request.reused_tokens,
+                    "reply_tokens": len(completion.tokens),
+                    "ttft_s": round(ttft, 4),
+                    "load_avg": _load(),
+                }
+            )
+            if k < 4:
+                prompt = prompt + completion.tokens + news[k]
+        sides[side] = steps
+    later = [sum(s["ttft_s"] for s in sides[side][1:]) for side in ("with_reuse", "without_reuse")]
+    return sides | {"ttft_steps_2_5_ratio": round(later[0] / max(later[1], 1e-9), 4)}
+
+
+def _decode_rate(server: Any, prompt: list[int], params: Any, threads: int, cap_s: float) -> dict[str, Any]:
+    """One stream's decode tokens/s with `threads` (0: adaptive); stops after `cap_s` seconds."""
+    server.configure(threads=threads)
+    server.forget_cache()
+    request = server.submit(prompt, params)
+    times, start = [], time.perf_counter()
+    for event in request:
+        if event.token_id is not None:
+            times.append(time.perf_counter())
+        if time.perf_counter() - start > cap_s:  # a starved configuration: enough to say how slow
+            request.cancel()
+            break
+    rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+    return {
+        "decode_tok_s": round(rate, 2),
+        "tokens": len(times),
+        "threads_last": server.stats().threads,
+        "load_avg": _load(),
+    }
+
+
+def _contention(
+    model: str, quantization: str | None, k: int, new_tokens: int, cap_s: float
+) -> dict[str, Any]:
+    import torch
+
+    from llamasys.core_model import SamplingParams, load_model
+
+    most = torch.get_num_threads()
+    out: dict[str, Any] = {"busy_processes": max(k, 1), "cpu_count": os.cpu_count(), "all_threads": most}
+    params = SamplingParams(max_tokens=new_tokens)
+    for path, cpu_kernels in (("c_step", None), ("pytorch", False)):
+        engine = load_model(
+            model, quantization=quantization, max_seq_len=1024, max_batch_size=1, cpu_kernels=cpu_kernels
+        )
+        if cpu_kernels is None and engine.cpu_step is None:
+            out[path] = {"skipped": "the C decode step is not available here"}
+            continue
+        server = engine.serve()
+        prompt = _prompt(
+            random.Random(1), 64, engine.args.vocab_size, getattr(engine.tokenizer, "bos_id", None)
+        )
+
+        server.submit(prompt, SamplingParams(max_tokens=4)).result()  # warm-up
+        result = {
+            "idle_adaptive": _decode_rate(server, prompt, params, 0, cap_s),
+            "idle_all_threads": _decode_rate(server, prompt, params, most, cap_s),
+        }
+        with _busy_processes(max(k, 1)):
+            result["busy_adaptive"] = _decode_rate(server, prompt, params, 0, cap_s)
+            result["busy_all_threads"] = _decode_rate(server, prompt, params, most, cap_s)
+        idle = max(result["idle_adaptive"]["decode_tok_s"], result["idle_all_threads"]["decode_tok_s"])
+        result["kept_adaptive"] = round(result["busy_adaptive"]["decode_tok_s"] / max(idle, 1e-9), 3)
+        result["kept_all_threads"] = round(result["busy_all_threads"]["decode_tok_s"] / max(idle, 1e-9), 3)
+        out[path] = result
+        server.shutdown()
+    return out
+
+
+_LLAMA_CPP_CLIENT = r"""
+import asyncio, json, sys, time, httpx
+url, n, tokens, prompt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+async def one(client, i):
+    t0 = time.perf_counter(); times = []
+    body = {"prompt": f"{i} {prompt}", "max_tokens": tokens, "temperature": 0, "stream": True}
+    async with client.stream("POST", url + "/v1/completions", json=body, timeout=600) as r:
+        async for line in r.aiter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                times.append(time.perf_counter())
+    return {"submitted": t0, "times": times}
+async def main():
+    async with httpx.AsyncClient() as client:
+        t0 = time.perf_counter()
+        runs = await asyncio.gather(*(one(client, i) for i in range(n)))
+        print(json.dumps({"runs": runs, "wall": time.perf_counter() - t0}))
+asyncio.run(main())
+"""
+
+
+def _llama_cpp_server(gguf: str | None, streams: int, new_tokens: int, threads: int) -> dict[str, Any]:
+    """llama.cpp's server on the same GGUF in a subprocess, `streams` concurrent completions. Never raises."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return {
+            "available": False,
+            "reason": "llama-cpp-python is not installed (pip install 'llama-cpp-python[server]')",
+        }
+    if gguf is None:
+        return {"available": False, "reason": "the model is not a GGUF file"}
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        gguf,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    cmd += ["--n_threads", str(threads), "--n_ctx", str(2048 * streams)]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                return {
+                    "available": False,
+                    "reason": f"llama_cpp.server exited: {server.stderr.read()[-500:]}",
+                }
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    return {"available": False, "reason": "llama_cpp.server did not start within 120 s"}
+                time.sleep(0.5)
+        prompt = "Write a short story about the sea. " * 8
+        client = subprocess.run(
+            [sys.executable, "-c", _LLAMA_CPP_CLIENT, url, str(streams), str(new_tokens), prompt],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if client.returncode != 0:
+            return {"available": True, "error": client.stderr[-500:]}
+        data = json.loads(client.stdout)
+        return {"available": True, "streams": streams} | _summarise(
+            data["runs"], data["wall"], concurrent=streams > 1
+        )
+    except Exception as exc:  # a benchmark of someone else's server must never end ours
+        return {"available": True, "error": repr(exc)}
+    finally:
+        server.kill()
+        server.wait()
+
+
+def run_serve_benchmark(
+    model: str = "smollm2-135m-instruct",
+    *,
+    quantization: str | None = "int8",
+    streams: tuple[int, ...] = (1, 4, 8),
+    new_tokens: int = 32,
+    prompt_tokens: int = 64,
+    agent_prompt: int = 1000,
+    agent_step: int = 60,
+    contention: int = 0,
+    contention_section: bool = True,
+    llama_cpp: bool = True,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The whole report (see the module docstring). With `contention` > 0 the whole run happens beside
+    that many busy-looping processes; the contention section always compares idle with busy."""
+    import torch
+
+    from llamasys.core_model import load_model
+
+    report: dict[str, Any] = {
+        "model": model,
+        "quantization": quantization,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_avg_start": _load(),
+        "contention": contention,
+    }
+    engine = load_model(model, quantization=quantization, max_seq_len=2048, max_batch_size=max(streams))
+    report["decode_path"] = (
+        "c_step" if engine.cpu_step is not None else ("cuda" if engine.device.type == "cuda" else "pytorch")
+    )
+    with _busy_processes(contention):
+        report["concurrency"] = _concurrency(engine, list(streams), new_tokens, prompt_tokens, seed)
+        report["agent"] = _agent(engine, agent_prompt, agent_step, 8, seed)
+        if llama_cpp:
+            gguf = str(engine.source) if engine.source and str(engine.source).endswith(".gguf") else None
+            report["llama_cpp"] = _llama_cpp_server(gguf, 4, new_tokens, torch.get_num_threads())
+        else:
+            report["llama_cpp"] = {"available": False, "reason": "--no-llama-cpp"}
+    engine.serve().shutdown()
+    del engine
+    if contention_section:
+        report["contention_decode"] = _contention(model, quantization, contention, new_tokens, cap_s=20.0)
+    four = next((r for r in report["concurrency"] if r["streams"] == 4), None)
+    report["targets"] = {
+        "decode_4_streams_vs_one_at_a_time": four["speedup"] if four else None,
+        "ttft_steps_2_5_with_vs_without_reuse": report["agent"]["ttft_steps_2_5_ratio"],
+        "contention_kept_c_step": report.get("contention_decode", {}).get("c_step", {}).get("kept_adaptive"),
+        "contention_kept_pytorch": report.get("contention_decode", {})
+        .get("pytorch", {})
+        .get("kept_adaptive"),
+    }
+    report["load_avg_end"] = _load()
+    return report
+
+
+def bench_serve(
+    model: str = typer.Option("smollm2-135m-instruct", help="Catalogue id, checkpoint folder or .gguf file."),
+    quantization: str = typer.Option("int8", help="int8, fp8, fp8-all or none."),
+    streams: str = typer.Option("1,4,8", help="Concurrent stream counts, comma-separated."),
+    new_tokens: int = typer.Option(32, min=2, help="Tokens generated per request."),
+    prompt_tokens: int = typer.Option(64, min=2, help="Prompt length of the concurrency runs."),
+    agent_prompt: int = typer.Option(1000, min=2, help="First prompt of the agent-shaped conversation."),
+    agent_step: int = typer.Option(60, min=1, help="New tokens each later agent step adds."),
+    contention: int = typer.Option(0, min=0, help="Busy-looping processes running beside the whole run."),
+    no_contention_section: bool = typer.Option(False, "--no-contention-section", help="Skip idle-vs-busy."),
+    no_llama_cpp: bool = typer.Option(False, "--no-llama-cpp", help="Skip llama.cpp's server."),
+    as_json: bool = typer.Option(False, "--json", help="Print only the JSON report."),
+) -> None:
+    """The serving engine under load: N concurrent streams, prefix reuse over an agent's steps, llama.cpp's
+    server, and decode speed beside busy processes — all in one run, with the load average."""
+    try:
+        levels = tuple(int(n) for n in streams.split(",") if n.strip())
+    except ValueError:
+        raise typer.BadParameter(f"--streams takes numbers separated by commas, not {streams!r}") from None
+    if not levels or min(levels) < 1:
+        raise typer.BadParameter("--streams needs at least one count >= 1")
+    report = run_serve_benchmark(
+        model,
+        quantization=None if quantization == "none" else quantization,
+        streams=levels,
+        new_tokens=new_tokens,
+        prompt_tokens=prompt_tokens,
+        agent_prompt=agent_prompt,
+        agent_step=agent_step,
+        contention=contention,
+        contention_section=not no_contention_section,
+        llama_cpp=not no_llama_cpp,
+    )
+    if not as_json:
+        t = report["targets"]
+        typer.echo(
+            f"4 streams {t['decode_4_streams_vs_one_at_a_time']}x one at a time; agent steps 2-5 TTFT "
+            f"{t['ttft_steps_2_5_with_vs_without_reuse']}x without reuse; decode kept under contention: "
+            f"C {t['contention_kept_c_step']}, PyTorch {t['contention_kept_pytorch']}",
+            err=True,
+        )
+    typer.echo(json.dumps(report, indent=2))
