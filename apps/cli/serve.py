@@ -8,6 +8,9 @@
 Every option is a setting of `llamasys.toml` with the same name (`--port` is `serve.port`, `--model` is
 `model`, ...); flags win over the environment (`LLAMASYS_SERVE_PORT`, ...), which wins over the file.
 Clients use `http://HOST:PORT/v1` as their base URL and the served id (`GET /v1/models`) as the model.
+
+`llamasys bench serve-http` measures the HTTP layer: the same concurrent load through the server with the
+openai client and straight to the engine, in one run (`llamasys.apps.bench.serve_http`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import typer
 
 from llamasys.apps.config import ConfigError, load_settings
 
-from .app import app
+from .app import app, bench_app
 
 
 @app.command("serve")
@@ -98,3 +101,34 @@ def serve(
         port=settings.serve.port,
         log_level="info",
     )
+
+
+@bench_app.command("serve-http")
+def bench_serve_http_command(
+    model: str = typer.Option("smollm2-135m-instruct", "--model", help="Catalogue id, folder or .gguf."),
+    quantization: str | None = typer.Option(None, "--quantization", help="int8, fp8 or fp8-all."),
+    concurrency: str = typer.Option("1,4,8", "--concurrency", help="Concurrent streams, comma-separated."),
+    max_tokens: int = typer.Option(64, "--max-tokens", min=1, help="Tokens per reply."),
+    prompt_words: int = typer.Option(140, "--prompt-words", min=1, help="Prompt length, in words."),
+    repeats: int = typer.Option(2, "--repeats", min=1, help="Runs per side; the best is kept."),
+    as_json: bool = typer.Option(True, "--json/--no-json", help="Print the report as JSON."),
+) -> None:
+    """The same load through `llamasys serve` (openai client, SSE) and straight to the engine, in one run."""
+    import json
+
+    from llamasys.apps.bench.serve_http import bench_serve_http
+
+    try:
+        levels = tuple(int(n) for n in concurrency.split(",") if n.strip())
+    except ValueError:
+        typer.echo(f"error: --concurrency takes numbers separated by commas, not {concurrency!r}", err=True)
+        raise typer.Exit(2) from None
+    report = bench_serve_http(
+        model,
+        concurrency=levels,
+        max_tokens=max_tokens,
+        prompt_words=prompt_words,
+        repeats=repeats,
+        quantization=quantization,
+    )
+    typer.echo(json.dumps(report, indent=2 if not as_json else None))

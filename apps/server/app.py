@@ -130,7 +130,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if state["engine"] is None:
+        owned = state["engine"] is None
+        if owned:
             from llamasys.core_model import load_model
 
             log.info("loading %s ...", settings.model)
@@ -149,7 +150,8 @@ def create_app(
             default_top_p=top_p,
         )
         yield
-        generator.shutdown()
+        if owned:
+            generator.shutdown()
 
     app = FastAPI(title="llamasys", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)

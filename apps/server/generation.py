@@ -134,5 +134,7 @@ class Generator:
             put(_END)
 
     def shutdown(self) -> None:
+        """Stop the serving engine's scheduler (only for an engine this process loaded for the server: one
+        handed in may serve others too)."""
         if self._serving is not None:
             self._serving.shutdown()
