@@ -161,7 +161,7 @@ class CompiledConstraint:
         self.constraint = constraint
         self.tokenizer = tokenizer
         self.grammar = grammar
-        self._template = llguidance.LLMatcher(tokenizer, grammar)
+        self._template = llguidance.LLMatcher(tokenizer, grammar, log_level=0)  # errors: get_error()
         if self._template.is_error():
             raise ConstraintError(f"{_what(constraint)} cannot be used: {self._template.get_error()}")
 
