@@ -9,11 +9,14 @@ Facts: Meta's llama-models 0.3.0 (`llama_models/llama3/args.py`, `model.py`; `sk
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class ModelArgs:
         use_scaled_rope) get 32, every other scaled model 8 (llama-models 0.3.0 `llama3/model.py`, `apply_scaling`)."""
         dim = int(params["dim"])
         n_heads = int(params["n_heads"])
+        _check_meta_math(params)
         scaling = None
         if isinstance(params.get("rope_scaling"), dict):
             # llamasys extension for models whose scaling Meta's params.json cannot express (tiny test
@@ -73,7 +77,9 @@ class ModelArgs:
             scaling = _llama3_scaling(params["rope_scaling"])
         elif params.get("use_scaled_rope"):
             factor = float(params.get("rope_scaling_factor") or (32.0 if dim in (2048, 3072) else 8.0))
-            scaling = RopeScaling(factor=factor)
+            scaling = RopeScaling(
+                factor=factor, high_freq_factor=float(params.get("rope_high_freq_factor", 4.0))
+            )
         vocab_size = int(params["vocab_size"])
         if vocab_size <= 0:
             raise ValueError(f"params.json vocab_size is {vocab_size}: expected a Llama 3 checkpoint")
@@ -98,18 +104,23 @@ class ModelArgs:
 
     @classmethod
     def from_hf_config(cls, config: dict[str, Any]) -> ModelArgs:
-        """From a Hugging Face LlamaForCausalLM config.json."""
+        """From a Hugging Face LlamaForCausalLM config.json, as transformers 4.x or 5.x writes it.
+
+        Every field that changes the computation is read in each spelling transformers has used, or
+        refused with a ValueError naming it: the rope base (`rope_theta`, or inside transformers 5.x's
+        `rope_parameters` / 4.x's `rope_scaling`), the rope scaling (`rope_parameters` / `rope_scaling`,
+        `rope_type` or `type`; "llama3" and "default" run, any other type is refused), `partial_rotary_factor`,
+        `hidden_act`, `attention_bias`, `mlp_bias`, `rms_norm_eps`, `head_dim`, `tie_word_embeddings`,
+        `quantization_config`, and fields of other architectures that have no Llama meaning. A field
+        that is absent takes transformers' `LlamaConfig` default (what transformers computes on the same
+        folder); the rope base and norm epsilon, whose defaults rarely fit a Llama 3, are named in a warning."""
         n_heads = int(config["num_attention_heads"])
-        scaling = None
-        rs = config.get("rope_scaling")
-        if rs:
-            kind = rs.get("rope_type", rs.get("type"))
-            if kind not in ("llama3", "default", None):
-                raise ValueError(f"rope_scaling type {kind!r} is not supported: expected 'llama3'")
-            if kind == "llama3":
-                scaling = _llama3_scaling(rs)
+        _check_hf_math(config)
+        rope_theta, scaling = _hf_rope(config)
         dim = int(config["hidden_size"])
         head_dim = config.get("head_dim")
+        if "rms_norm_eps" not in config:
+            log.warning("config.json has no rms_norm_eps: using transformers' LlamaConfig default 1e-6")
         return cls(
             dim=dim,
             n_layers=int(config["num_hidden_layers"]),
@@ -117,8 +128,8 @@ class ModelArgs:
             n_kv_heads=int(config.get("num_key_value_heads") or n_heads),
             vocab_size=int(config["vocab_size"]),
             ffn_hidden_dim=int(config["intermediate_size"]),
-            norm_eps=float(config.get("rms_norm_eps", 1e-5)),
-            rope_theta=float(config.get("rope_theta", 10000.0)),
+            norm_eps=float(config.get("rms_norm_eps", 1e-6)),
+            rope_theta=rope_theta,
             rope_scaling=scaling,
             max_position_embeddings=int(config.get("max_position_embeddings", 131072)),
             tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
@@ -144,9 +155,10 @@ class ModelArgs:
 
         dim = int(get("embedding_length"))
         n_heads = int(get("attention.head_count"))
-        head_dim = int(
-            meta.get(f"{arch}.attention.key_length") or meta.get(f"{arch}.rope.dimension_count") or 0
-        )
+        key_length = meta.get(f"{arch}.attention.key_length")
+        rope_dims = meta.get(f"{arch}.rope.dimension_count")
+        head_dim = int(key_length or rope_dims or 0)
+        _check_gguf_math(meta, arch, key_length, rope_dims)
         vocab = meta.get(f"{arch}.vocab_size") or len(meta.get("tokenizer.ggml.tokens") or ())
         if not vocab:
             raise KeyError(f"{arch}.vocab_size")
@@ -164,6 +176,166 @@ class ModelArgs:
             max_position_embeddings=int(get("context_length", 131072)),
             head_dim_override=head_dim if head_dim and head_dim != dim // n_heads else None,
         )
+
+
+# params.json keys of Meta models this engine does not run (Llama 4 MoE / chunked attention, vision):
+# refused by name rather than ignored as Meta's own loader would.
+_FOREIGN_META_KEYS = (
+    "moe_args",
+    "num_experts",
+    "use_qk_norm",
+    "attention_chunk_size",
+    "nope_layer_interval",
+    "vision_model",
+    "vision_chunk_size",
+)  # quantization_args / lora_args: refused by the Meta reader, which names Meta's quantized SKUs
+
+
+def _check_meta_math(params: dict[str, Any]) -> None:
+    for key in _FOREIGN_META_KEYS:
+        value = params.get(key)
+        if value in (None, False, 0, -1, {}):
+            continue
+        raise ValueError(
+            f"{key} is {value!r}: this engine runs Llama 3.x text decoders with unquantized weights; "
+            "a checkpoint with this field would compute wrong outputs"
+        )
+
+
+def _check_gguf_math(meta: dict[str, Any], arch: str, key_length: Any, rope_dims: Any) -> None:
+    """Refuse GGUF metadata whose computation this engine does not implement; warn on assumed defaults."""
+    if key_length and rope_dims and int(rope_dims) != int(key_length):
+        raise ValueError(
+            f"{arch}.rope.dimension_count is {rope_dims} but heads have {key_length} dimensions: partial "
+            "rotary embeddings are not implemented (Llama rotates the whole head)"
+        )
+    value_length = meta.get(f"{arch}.attention.value_length")
+    if key_length and value_length and int(value_length) != int(key_length):
+        raise ValueError(
+            f"{arch}.attention.value_length ({value_length}) differs from key_length ({key_length}): not a Llama"
+        )
+    if int(meta.get(f"{arch}.expert_count") or 0) > 0:
+        raise ValueError(
+            f"{arch}.expert_count is {meta[f'{arch}.expert_count']}: mixture-of-experts models are not run"
+        )
+    linear = meta.get(f"{arch}.rope.scale_linear")  # the key older llama.cpp conversions wrote
+    if linear not in (None, 1, 1.0):
+        raise ValueError(f"{arch}.rope.scale_linear is {linear}: linear rope scaling is not implemented")
+    for key, default in (("rope.freq_base", "10000"), ("attention.layer_norm_rms_epsilon", "1e-5")):
+        if f"{arch}.{key}" not in meta:
+            log.warning("GGUF metadata has no %s.%s: using llama.cpp's default %s", arch, key, default)
+
+
+# Fields of other architectures' configs that change the math and mean nothing to a Llama decoder,
+# with the value that leaves the Llama computation unchanged.
+_FOREIGN_HF_FIELDS: dict[str, Any] = {
+    "sliding_window": None,
+    "attn_logit_softcapping": None,
+    "final_logit_softcapping": None,
+    "logits_scaling": 1.0,
+    "embedding_multiplier": 1.0,
+    "residual_multiplier": 1.0,
+    "attention_multiplier": None,
+    "query_pre_attn_scalar": None,
+    "use_qk_norm": False,
+    "qk_layernorm": False,
+    "use_sliding_window": False,
+    "moe_layer_freq": None,
+    "num_local_experts": None,
+    "num_experts": None,
+}
+
+
+def _check_hf_math(config: dict[str, Any]) -> None:
+    """Refuse config.json fields whose computation this engine does not implement, naming the field."""
+    act = config.get("hidden_act", config.get("hidden_activation", "silu"))
+    if act not in ("silu", "swish"):
+        raise ValueError(
+            f"hidden_act is {act!r}: this engine's Llama MLP is SwiGLU (silu); a checkpoint trained with "
+            "another activation would compute wrong outputs"
+        )
+    for name in ("attention_bias", "mlp_bias"):
+        if config.get(name):
+            raise ValueError(
+                f"{name} is true: the checkpoint has bias vectors this engine's Llama layers do not add "
+                "(Llama 3 has none); use transformers for this model"
+            )
+    for name, neutral in _FOREIGN_HF_FIELDS.items():
+        value = config.get(name)
+        if value is None or value == neutral or (neutral in (None, False) and not value):
+            continue
+        raise ValueError(
+            f"{name} is {value!r}: a field of another architecture that changes the computation; this "
+            "engine runs Llama decoders only"
+        )
+    quantization = config.get("quantization_config")
+    if quantization:
+        method = quantization.get("quant_method", "?") if isinstance(quantization, dict) else quantization
+        raise ValueError(
+            f"quantization_config ({method}): the weights are pre-quantized, which this engine does not read; "
+            "use the unquantized checkpoint (the engine quantizes on load: quantization='int8' or 'fp8')"
+        )
+
+
+def _hf_rope(config: dict[str, Any]) -> tuple[float, RopeScaling | None]:
+    """The rope base and llama3 scaling of a config.json: top-level `rope_theta` / `rope_scaling` (4.x),
+    `rope_parameters` (5.x, which also holds `rope_theta`), `rope_type` or the older `type`."""
+    sources: dict[str, dict[str, Any]] = {}
+    for key in ("rope_parameters", "rope_scaling"):
+        value = config.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise ValueError(
+                f"{key} is {value!r}: expected a JSON object such as {{'rope_type': 'llama3', ...}}"
+            )
+        if value and all(isinstance(v, dict) for v in value.values()):
+            raise ValueError(
+                f"{key} gives rope parameters per layer type ({sorted(value)}): Llama uses one set for every layer"
+            )
+        sources[key] = value
+    thetas = {k: float(v["rope_theta"]) for k, v in sources.items() if v.get("rope_theta") is not None}
+    if config.get("rope_theta") is not None:
+        thetas["rope_theta"] = float(config["rope_theta"])
+    if len(set(thetas.values())) > 1:
+        raise ValueError(f"the rope base is given twice with different values: {thetas}; keep one")
+    if thetas:
+        theta = next(iter(thetas.values()))
+    else:
+        theta = 10000.0
+        log.warning(
+            "config.json has no rope_theta (top level or in rope_parameters): using transformers' default "
+            "10000; Llama 3 models use 500000, so check the checkpoint if its output is wrong"
+        )
+    kinds = {}
+    for key, value in sources.items():
+        kind = value.get("rope_type", value.get("type"))
+        if kind is not None:
+            kinds[key] = kind
+    if len(set(kinds.values())) > 1:
+        raise ValueError(f"rope scaling types disagree: {kinds}; keep one")
+    key, kind = next(iter(kinds.items()), (next(iter(sources), "rope_parameters"), "default"))
+    partial = sources.get(key, {}).get("partial_rotary_factor", config.get("partial_rotary_factor", 1.0))
+    if partial is not None and float(partial) != 1.0:
+        raise ValueError(
+            f"partial_rotary_factor is {partial}: this engine rotates the whole head (Llama); refused"
+        )
+    if kind == "default":
+        return theta, None
+    if kind != "llama3":
+        raise ValueError(
+            f"{key}.rope_type is {kind!r}: this engine implements Llama 3.1's 'llama3' frequency scaling "
+            "(and none); a model trained with another scaling would compute wrong outputs"
+        )
+    params = {k: v for source in sources.values() for k, v in source.items()}
+    missing = [
+        name
+        for name in ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")
+        if params.get(name) is None
+    ]
+    if missing:
+        raise ValueError(f"{key} of rope_type 'llama3' lacks {', '.join(missing)}: all four are required")
+    return theta, _llama3_scaling(params)
 
 
 def _llama3_scaling(rs: dict[str, Any]) -> RopeScaling:
