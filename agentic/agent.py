@@ -152,7 +152,7 @@ class Agent:
         self.agent_id = agent_id or name
         self.max_infer_iters = max_infer_iters
         if sampling is None:
-            from llamasys.core_model.sampling import SamplingParams
+            from llamasys.core_model.sampling_params import SamplingParams
 
             sampling = SamplingParams(max_tokens=512)
         self.sampling = sampling

@@ -81,7 +81,7 @@ class EngineBackend(InferenceBackend):
         sampling: Any = None,
         tool_choice: str = "auto",
     ) -> AsyncIterator[InferenceChunk]:
-        from llamasys.core_model.sampling import SamplingParams
+        from llamasys.core_model.sampling_params import SamplingParams
 
         start = time.perf_counter()
         sampling = sampling or SamplingParams()

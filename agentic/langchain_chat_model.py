@@ -139,7 +139,7 @@ class LlamasysChatModel(BaseChatModel):
         return self.bind(tools=definitions, **kwargs)
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> tuple:
-        from llamasys.core_model.sampling import SamplingParams
+        from llamasys.core_model.sampling_params import SamplingParams
 
         sampling = self.sampling or SamplingParams(max_tokens=512)
         if stop:

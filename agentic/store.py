@@ -264,7 +264,7 @@ class AgentStore:
         row = {"id": session_id or uuid.uuid4().hex, "agent_id": agent_id, "name": name, "data": {}}
         row["created_at"] = utcnow()
         with self._tx() as db:
-            db.execute(insert(_SESSIONS).values(**row))
+            db.execute(_INSERT_SESSION, row)
         return SessionInfo(session_id=row["id"], agent_id=agent_id, name=name, created_at=row["created_at"])
 
     @staticmethod
@@ -326,11 +326,7 @@ class AgentStore:
 
     def _claim(self, db: Any, session_id: str, turn_id: str, owner: str) -> list[str]:
         now = time.time()
-        claimed = db.execute(
-            update(_SESSIONS)
-            .where(_SESSIONS.c.id == session_id, _SESSIONS.c.running_turn_id.is_(None))
-            .values(running_turn_id=turn_id, lock_owner=owner, heartbeat_at=now)
-        ).rowcount
+        claimed = db.execute(_CLAIM, {"sid": session_id, "tid": turn_id, "owner": owner, "now": now}).rowcount
         if claimed:
             return []
         row = self._session_row(db, session_id)
@@ -406,7 +402,7 @@ class AgentStore:
     def _insert_messages(db: Any, session_id: str, turn_id: str | None, messages: Sequence[Message]) -> None:
         if messages:
             db.execute(
-                insert(_MESSAGES_T),
+                _INSERT_MESSAGE,
                 [{"session_id": session_id, "turn_id": turn_id, "data": _dump(m)} for m in messages],
             )
 
@@ -426,15 +422,7 @@ class AgentStore:
         Returns the ids of turns recovered from a dead owner, and the conversation before this turn."""
         with self._tx() as db:
             recovered = self._claim(db, session_id, turn_id, owner)
-            paused = (
-                db.execute(
-                    select(_TURNS.c.id).where(
-                        _TURNS.c.session_id == session_id, _TURNS.c.status == "awaiting_input"
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            paused = db.execute(_PAUSED_IDS, {"sid": session_id}).scalars().all()
             for paused_id in paused:
                 db.execute(
                     update(_TURNS)
@@ -446,19 +434,20 @@ class AgentStore:
                     )
                 )
                 self._close_dangling(db, session_id, paused_id, ABANDONED_NOTICE)
-            seq = db.execute(select(func.count()).where(_TURNS.c.session_id == session_id)).scalar() or 0
+            seq = db.execute(_COUNT_TURNS, {"sid": session_id}).scalar() or 0
             db.execute(
-                insert(_TURNS).values(
-                    id=turn_id,
-                    session_id=session_id,
-                    seq=seq,
-                    status="running",
-                    input=user_input,
-                    output="",
-                    pending={},
-                    iterations=0,
-                    started_at=utcnow(),
-                )
+                _INSERT_TURN,
+                {
+                    "id": turn_id,
+                    "session_id": session_id,
+                    "seq": seq,
+                    "status": "running",
+                    "input": user_input,
+                    "output": "",
+                    "pending": {},
+                    "iterations": 0,
+                    "started_at": utcnow(),
+                },
             )
             history = self._messages(db, session_id)
             self._insert_messages(db, session_id, turn_id, messages)
@@ -547,15 +536,18 @@ class AgentStore:
                 self._insert_messages(db, session_id, turn_id, messages)
             if close_dangling is not None:
                 self._close_dangling(db, session_id, turn_id, close_dangling)
-            values: dict[str, Any] = {
-                "status": status,
-                "output": output,
-                "error": error,
-                "pending": pending or {},
-            }
-            if status != "awaiting_input":
-                values["completed_at"] = utcnow()
-            db.execute(update(_TURNS).where(_TURNS.c.id == turn_id).values(**values))
+            done = None if status == "awaiting_input" else utcnow()
+            db.execute(
+                _FINISH,
+                {
+                    "tid": turn_id,
+                    "p_status": status,
+                    "p_output": output,
+                    "p_error": error,
+                    "p_pending": pending or {},
+                    "p_done": done,
+                },
+            )
             db.execute(_RELEASE, {"sid": session_id, "owner": owner})
 
     @staticmethod
@@ -598,10 +590,11 @@ class AgentStore:
 
     @staticmethod
     def _messages(db: Any, session_id: str, turn_id: str | None = None) -> list[Message]:
-        query = select(_MESSAGES_T.c.data).where(_MESSAGES_T.c.session_id == session_id)
-        if turn_id is not None:
-            query = query.where(_MESSAGES_T.c.turn_id == turn_id)
-        return _MESSAGES.validate_python(list(db.execute(query.order_by(_MESSAGES_T.c.id)).scalars()))
+        if turn_id is None:
+            rows = db.execute(_HISTORY, {"sid": session_id})
+        else:
+            rows = db.execute(_TURN_MESSAGES, {"sid": session_id, "tid": turn_id})
+        return _MESSAGES.validate_python(list(rows.scalars()))
 
 
 _AGENTS = AgentRow.__table__
@@ -612,6 +605,37 @@ _MESSAGES_T = MessageRow.__table__
 _INSERT_STEP = insert(_STEPS)
 _SET_ITERATIONS = (
     update(_TURNS).where(_TURNS.c.id == bindparam("tid")).values(iterations=bindparam("iterations"))
+)
+_INSERT_MESSAGE = insert(_MESSAGES_T)
+_INSERT_SESSION = insert(_SESSIONS)
+_INSERT_TURN = insert(_TURNS)
+_CLAIM = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("sid"), _SESSIONS.c.running_turn_id.is_(None))
+    .values(running_turn_id=bindparam("tid"), lock_owner=bindparam("owner"), heartbeat_at=bindparam("now"))
+)
+_PAUSED_IDS = select(_TURNS.c.id).where(
+    _TURNS.c.session_id == bindparam("sid"), _TURNS.c.status == "awaiting_input"
+)
+_COUNT_TURNS = select(func.count()).where(_TURNS.c.session_id == bindparam("sid"))
+_HISTORY = (
+    select(_MESSAGES_T.c.data).where(_MESSAGES_T.c.session_id == bindparam("sid")).order_by(_MESSAGES_T.c.id)
+)
+_TURN_MESSAGES = (
+    select(_MESSAGES_T.c.data)
+    .where(_MESSAGES_T.c.session_id == bindparam("sid"), _MESSAGES_T.c.turn_id == bindparam("tid"))
+    .order_by(_MESSAGES_T.c.id)
+)
+_FINISH = (
+    update(_TURNS)
+    .where(_TURNS.c.id == bindparam("tid"))
+    .values(
+        status=bindparam("p_status"),
+        output=bindparam("p_output"),
+        error=bindparam("p_error"),
+        pending=bindparam("p_pending", type_=JSON),
+        completed_at=bindparam("p_done"),
+    )
 )
 _RELEASE = (
     update(_SESSIONS)

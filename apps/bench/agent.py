@@ -33,7 +33,7 @@ import typer
 from llamasys.agentic import Agent, AgentStore, ScriptedBackend
 from llamasys.apps.bench.timing import percentiles
 from llamasys.core_model.messages import AssistantMessage, ToolCall, ToolResponseMessage, UserMessage
-from llamasys.core_model.sampling import SamplingParams
+from llamasys.core_model.sampling_params import SamplingParams
 from llamasys.tools import tool
 
 TARGET_MS = 5.0

@@ -18,7 +18,7 @@ from llamasys.core_model.messages import (
     ToolResponseMessage,
     UserMessage,
 )
-from llamasys.core_model.sampling import SamplingParams
+from llamasys.core_model.sampling_params import SamplingParams
 
 
 def test_units_are_exchanges_that_keep_each_call_with_its_results():

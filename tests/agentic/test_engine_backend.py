@@ -5,7 +5,7 @@ from agent_tools import get_weather
 
 from llamasys.agentic import EngineBackend
 from llamasys.core_model.messages import AssistantMessage, SystemMessage, UserMessage
-from llamasys.core_model.sampling import SamplingParams
+from llamasys.core_model.sampling_params import SamplingParams
 from llamasys.core_model.testing import random_meta_state_dict, tiny_args, write_meta_checkpoint
 
 

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from llamasys.agentic import BackendError, OpenAIBackend
 from llamasys.core_model.messages import AssistantMessage, ToolCall
-from llamasys.core_model.sampling import SamplingParams
+from llamasys.core_model.sampling_params import SamplingParams
 
 
 def sse(*events):
