@@ -163,3 +163,34 @@ def test_full_queue_answers_429(scripted):
         for t in threads:
             t.join(timeout=30)
     assert sorted(r.choices[0].message.content for r in results) == ["one", "two"]
+
+
+def test_agent_turn_through_openai_backend(scripted, tmp_path):
+    """Our own agent on our own server: OpenAIBackend streams the call, the tool runs, the answer comes back."""
+    from llamasys.agentic import Agent, OpenAIBackend
+    from llamasys.tools import tool
+
+    calls = []
+
+    @tool
+    def get_weather(city: str) -> str:
+        """Current weather in a city.
+
+        Args:
+            city: The city.
+        """
+        calls.append(city)
+        return "sunny, 21 C"
+
+    scripted.engine.reply_with(ONE_CALL, "It is sunny in Paris.<|eot_id|>")
+    agent = Agent(
+        OpenAIBackend(base_url=scripted.base_url, model=MODEL_ID, max_retries=0),
+        tools=[get_weather],
+        default_shields=False,
+        store=f"sqlite:///{tmp_path / 'agents.db'}",
+    )
+    result = agent.run("Weather in Paris?")
+    assert result.status == "completed", result
+    assert calls == ["Paris"]
+    assert result.output == "It is sunny in Paris."
+    assert "sunny, 21 C" in scripted.engine.tokenizer.decode(scripted.engine.prompts[-1])
