@@ -52,15 +52,13 @@ def shield_banner(missing: list[Any]) -> str:
     """Markdown for the banner: each missing shield model and the command that installs it."""
     if not missing:
         return ""
-    lines = ["### ⚠️ Some shields are not installed"]
-    for item in missing:
-        lines.append(
-            f"- **{item.shield}** (`{item.model}`) is not installed, so it is marked *not installed* in every "
-            f"turn and does not gate it. Install it with `{item.command}` (a gated model: accept its license "
-            "on the Hugging Face Hub and `export HF_TOKEN=...` first), then restart the app."
-        )
-    lines.append("The code scanner needs no model and stays active.")
-    return "\n".join(lines)
+    names = ", ".join(f"**{item.shield}** (`{item.model}`)" for item in missing)
+    commands = " and ".join(f"`{item.command}`" for item in missing)
+    return (
+        f"⚠️ **Shields not installed:** {names}. Each turn shows them as *not installed*: they do not gate it "
+        f"(the code scanner needs no model and stays active). Install with {commands} (gated models: accept "
+        "the license on the Hugging Face Hub and `export HF_TOKEN=...` first), then restart the app."
+    )
 
 
 class AgentPool:
@@ -258,10 +256,8 @@ def build_app(
                 chatbot = gr.Chatbot(
                     label="Agent",
                     elem_id="agent-chat",
-                    height=620,
+                    height="70vh",
                     layout="panel",
-                    group_consecutive_messages=False,
-                    buttons=["copy"],
                     feedback_options=None,
                     placeholder="Ask something: the agent can search, compute with Python and read your files.",
                 )
