@@ -219,6 +219,12 @@ def create_app(
                     yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
             except APIError as exc:  # after the first byte the status is sent: report in the stream
                 yield f"data: {json.dumps(exc.body())}\n\n"
+            except Exception as exc:  # the engine failed mid-stream
+                log.exception("stream failed")
+                error = APIError(
+                    500, f"generation failed: {type(exc).__name__}: {exc}", code="internal_error"
+                )
+                yield f"data: {json.dumps(error.body())}\n\n"
             finally:
                 await chunks.aclose()
             yield "data: [DONE]\n\n"
