@@ -284,8 +284,15 @@ def _mask(logits: torch.Tensor, constraints: Sequence[RowConstraint | None]) -> 
     if not rows:
         return ok
     if logits.device.type == "cpu":
+        # numpy, one thread: torch's masked_fill_ over a 49k-128k row goes through the intra-op thread
+        # pool, whose wake-up costs milliseconds on a loaded machine (more than the mask itself).
+        numpy_ok = logits.dtype in (torch.float32, torch.float64) and logits.is_contiguous()
+        view = logits.numpy() if numpy_ok else None
         for i, blocked in zip(rows, masks, strict=True):
-            logits[i].masked_fill_(torch.from_numpy(blocked), float("-inf"))
+            if view is not None:
+                np.putmask(view[i], blocked, -np.inf)
+            else:
+                logits[i].masked_fill_(torch.from_numpy(blocked), float("-inf"))
         return ok
     stacked = torch.from_numpy(np.stack(masks)).to(logits.device, non_blocking=True)
     index = torch.tensor(rows, device=logits.device)
