@@ -51,6 +51,7 @@ scheduler below would keep its shape (admit, chunked prefill, one decode step, r
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import threading
@@ -272,6 +273,17 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return i
 
 
+_LIVE: weakref.WeakSet[AsyncEngine] = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    """At interpreter exit, stop every scheduler thread between two steps (a daemon thread still inside
+    a model call while the interpreter tears down can crash it)."""
+    for server in list(_LIVE):
+        server.shutdown(timeout=30.0)
+
+
 class AsyncEngine:
     """The serving front of an `Engine`: `submit` from any thread or event loop, any number at once.
 
@@ -309,6 +321,7 @@ class AsyncEngine:
         self._steps = 0
         self._finished = 0
         self._closed = False
+        _LIVE.add(self)
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -405,8 +418,7 @@ class AsyncEngine:
         with self._cond:
             self._closed = True
             for request in list(self._waiting) + [s.request for s in self._slots if s.request]:
-                request.cancelled = True
-            self._cond.notify_all()
+                request.cancel()  # its reader's iteration ends; the scheduler frees its slot
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)

@@ -369,3 +369,18 @@ def test_fixed_and_adaptive_threads_are_applied_to_model_calls():
     server.configure(threads=0)  # adaptive again: every candidate gets measured
     server.submit(prompts(1, seed=2)[0], SamplingParams(max_tokens=8)).result()
     assert any(key.startswith("decode/1/") for key in server.stats().thread_estimates)
+
+
+def test_shutdown_ends_every_reader_and_a_new_server_replaces_it():
+    engine = make_engine(slots=1, max_seq_len=512)
+    server = engine.serve()
+    running = server.submit(prompts(1)[0], SamplingParams(max_tokens=400))
+    waiting = server.submit(prompts(1, seed=2)[0], SamplingParams(max_tokens=4))
+    next(iter(running))
+    server.shutdown()
+    assert list(running) == [] and list(waiting) == []
+    assert not server.stats().thread_alive and server.stats().active == 0
+    with pytest.raises(ModelError, match="shut down"):
+        server.submit([1, 2])
+    assert engine.serve() is not server  # engine.serve() makes a new one
+    assert len(engine.generate([[1, 2, 3]], SamplingParams(max_tokens=2))[0].tokens) == 2
