@@ -1,0 +1,129 @@
+"""The synthetic data generator: deterministic per seed, every emitted example verifies, bad ones do not."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+
+import pytest
+from support import require_in_ci
+
+from llamasys.apps.distill.catalogue import TEMPLATES, draw_tool
+from llamasys.apps.distill.generate import (
+    DEFAULT_MIX,
+    NO_TOOL_KINDS,
+    Example,
+    GenerateConfig,
+    generate,
+    render_example,
+    verify_example,
+)
+from llamasys.apps.eval.agent_tasks import held_out_prompts
+from llamasys.core_model.messages import AssistantMessage, UserMessage
+
+COUNT = 30
+
+
+@pytest.fixture(scope="module")
+def chat_format():
+    from llamasys.core_model.chat import make_chat_format
+    from llamasys.core_model.checkpoints import read_tokenizer
+    from llamasys.core_model.errors import ModelNotDownloadedError
+
+    try:
+        tokenizer, template = read_tokenizer("smollm2-135m-instruct")
+    except ModelNotDownloadedError as exc:
+        require_in_ci(f"the SmolLM2 GGUF is not installed: {exc}")
+    return make_chat_format(tokenizer, template)
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    from llamasys.tools.sandbox import SandboxUnavailableError, choose_backend
+
+    try:
+        return choose_backend("auto")
+    except SandboxUnavailableError as exc:
+        require_in_ci(f"no code sandbox here: {exc}")
+
+
+@pytest.fixture(scope="module")
+def generated(chat_format, sandbox):
+    config = GenerateConfig(seed=11, count=COUNT, avoid_prompts=sorted(held_out_prompts()))
+    first = asyncio.run(generate(config, chat_format=chat_format))
+    second = asyncio.run(generate(config, chat_format=chat_format))
+    return first, second
+
+
+def test_same_seed_same_data(generated):
+    (a, report_a), (b, report_b) = generated
+    assert [e.model_dump_json() for e in a] == [e.model_dump_json() for e in b]
+    assert report_a == report_b
+    assert report_a.kept + sum(report_a.dropped.values()) == COUNT
+
+
+def test_every_example_verifies_and_covers_the_kinds(generated, chat_format):
+    examples, report = generated[0]
+    assert len(examples) >= COUNT - 3
+    for example in examples:
+        assert verify_example(example, chat_format) == [], example.id
+        assert not any(
+            isinstance(m, UserMessage) and m.content in held_out_prompts() for m in example.messages
+        )
+    kinds = {e.kind for e in examples}
+    assert {"code", "custom"} <= kinds and kinds & NO_TOOL_KINDS
+    code = next(e for e in examples if e.kind == "code")
+    (printed,) = code.code_outputs.values()
+    assert printed in code.messages[-1].content  # the answer quotes what the sandbox printed
+
+
+def test_default_mix_has_enough_no_tool_examples():
+    assert sum(DEFAULT_MIX[k] for k in NO_TOOL_KINDS) / sum(DEFAULT_MIX.values()) >= 0.15
+
+
+def _corrupt(example: Example, how: str) -> Example:
+    e = example.model_copy(deep=True)
+    call_message = next(m for m in e.messages if isinstance(m, AssistantMessage) and m.tool_calls)
+    call = call_message.tool_calls[0]
+    if how == "answer":
+        e.messages[-1] = AssistantMessage(content="I computed it.")
+    elif how == "schema":
+        key = next(iter(call.arguments))
+        call.arguments[key] = {"not": "valid"}
+    elif how == "unknown tool":
+        call.tool_name = "no_such_tool"
+    elif how == "code output":
+        e.code_outputs = {call.call_id: "-1"}
+    return e
+
+
+@pytest.mark.parametrize("how", ["answer", "schema", "unknown tool", "code output"])
+def test_broken_examples_fail_verification(generated, chat_format, how):
+    examples, _ = generated[0]
+    code = next(e for e in examples if e.kind == "code")
+    assert verify_example(_corrupt(code, how), chat_format) != []
+
+
+def test_rendering_marks_only_assistant_turns(generated, chat_format):
+    example = next(e for e in generated[0][0] if e.kind == "code")
+    rendered = render_example(example, chat_format)
+    text = [chat_format.tokenizer.decode(rendered.tokens[a:b]) for a, b in rendered.spans]
+    assert text[0].startswith("<tool_call>") and text[0].endswith("<|im_end|>")
+    assert example.messages[-1].content in text[-1]
+    assert rendered.prefix_len < rendered.spans[0][0]
+    system = chat_format.tokenizer.decode(rendered.tokens[: rendered.prefix_len])
+    assert "You are a helpful assistant." in system and "<tools>" in system
+
+
+def test_catalogue_avoids_names_and_masks_some():
+    rng = random.Random(0)
+    forbidden = frozenset(t.name for t in TEMPLATES)
+    names = [draw_tool(rng, t, avoid_names=forbidden).name for t in TEMPLATES for _ in range(20)]
+    assert not forbidden & set(names)
+    descriptions = {draw_tool(random.Random(i), TEMPLATES[0]).definition.description for i in range(60)}
+    assert len(descriptions) >= 3  # original, paraphrases and masked descriptions all occur
+    tool = draw_tool(random.Random(3), TEMPLATES[3])
+    call = tool.sample_call(random.Random(4))
+    assert json.loads(json.dumps(call.arguments)) == call.arguments
+    assert call.answer_value in call.answer
