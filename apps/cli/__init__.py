@@ -5,6 +5,8 @@ from . import (  # noqa: F401  (imported for their registrations)
     agent_commands,
     bench,
     chat,
+    distill_commands,
+    eval_commands,
     mcp_commands,
     model_commands,
     moderate,
