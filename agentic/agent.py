@@ -321,6 +321,11 @@ class Agent:
                     first = False
                     for item in pre:
                         yield item
+        except (asyncio.CancelledError, GeneratorExit):
+            # the turn closed this session's tool instances (ending their processes): the next turn
+            # gets fresh ones
+            self._session_tools.pop(session_id, None)
+            raise
         finally:
             self._running.pop(session_id, None)
             await events.aclose()  # type: ignore[attr-defined]

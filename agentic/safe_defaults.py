@@ -66,7 +66,8 @@ def _recommended(touchpoint: Touchpoint, require: bool) -> tuple[list[Shield], l
                 _warned.add(label)
                 log.warning(
                     "recommended shield %s is not installed, so it is skipped: %s. Pass require_shields=True "
-                    "to refuse instead, or shields=[] for this touchpoint to silence this warning",
+                    "to refuse instead, or input_shields=[] / output_shields=[] / tool_output_shields=[] "
+                    "(or default_shields=False) to run without it knowingly",
                     label,
                     why,
                 )

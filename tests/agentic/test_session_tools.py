@@ -63,7 +63,7 @@ async def test_sessions_get_their_own_interpreter_and_attachments_land_in_it(
 
 
 async def test_cancelling_a_turn_ends_the_session_interpreter(make_agent, interpreter_template):
-    backend = ScriptedBackend([code("c", "import time\ntime.sleep(120)"), "never"])
+    backend = ScriptedBackend([code("c", "import time\ntime.sleep(120)")])
     agent = make_agent(backend, tools=[interpreter_template])
     session = agent.create_session()
     task = asyncio.create_task(session.arun("sleep"))
@@ -82,5 +82,11 @@ async def test_cancelling_a_turn_ends_the_session_interpreter(make_agent, interp
         alive = Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
         assert not alive, f"sandbox process {pid} still runs after the cancel"
         assert agent.store.list_turns(session.session_id)[0].status == "cancelled"
+        backend.extend([code("d", "print(6 * 7)"), "42"])  # the session goes on with a fresh interpreter
+        again = await session.arun("compute")
+        assert (
+            again.steps[1].tool_responses[0].content.startswith("completed")
+            and "42" in again.steps[1].tool_responses[0].content
+        )
     finally:
         await agent.aclose()
