@@ -609,6 +609,39 @@ DOCS: list[Doc] = [
         powerful router.
     """,
     ),
+    # Languages written without spaces between words: keyword search must find their words verbatim.
+    _d(
+        "leavecn",
+        "员工休假制度",
+        "md",
+        """
+        # 员工休假制度
+
+        新员工每年有二十天带薪休假。休假需要提前两周通过人事系统申请，并由直属经理批准。
+
+        未使用的带薪休假最多可以结转五天到下一年，其余的在十二月三十一日作废。病假不计入带薪休假。
+    """,
+    ),
+    _d(
+        "canteencn",
+        "公司食堂",
+        "txt",
+        """
+        公司食堂每天中午十一点半开门，下午一点半关门。每周五供应饺子。
+
+        员工凭工牌在食堂用餐可以享受五折优惠，访客需要在前台购买餐券。
+    """,
+    ),
+    _d(
+        "shinkansen",
+        "東海道新幹線",
+        "txt",
+        """
+        東海道新幹線は東京と新大阪を結ぶ高速鉄道で、一九六四年に開業した。最高速度は時速二百八十五キロである。
+
+        のぞみ号は東京から新大阪まで約二時間二十分で走る。自由席は一号車から三号車までである。
+    """,
+    ),
 ]
 
 
@@ -779,6 +812,12 @@ QUESTIONS: list[Question] = [
         "routerwifi",
         "faster but reaches less far than the 2.4 GHz band",
     ),
+    Question("带薪休假", "leavecn", "新员工每年有二十天带薪休假"),  # the reported keyword query
+    Question("新员工每年有几天带薪休假？", "leavecn", "新员工每年有二十天带薪休假"),
+    Question("没用完的年假可以结转吗？", "leavecn", "最多可以结转五天到下一年"),
+    Question("食堂几点开门？", "canteencn", "公司食堂每天中午十一点半开门"),
+    Question("東海道新幹線の最高速度は？", "shinkansen", "最高速度は時速二百八十五キロである"),
+    Question("のぞみ号で東京から新大阪まで何時間かかりますか", "shinkansen", "約二時間二十分で走る"),
 ]
 
 

@@ -83,6 +83,9 @@ def test_banks_documents_and_search_on_postgres(pg_store: MemoryStore, pg_url: s
         assert hits[0].document_id == otters.id and hits[0].metadata == {"k": 1}, mode
         assert {h.bank for h in hits} == {"pg"}
         assert {h.document_id for h in bank.search("otters", mode=mode, document_ids=[kelp.id])} <= {kelp.id}
+    leave = bank.add_text("新员工每年有二十天带薪休假。", title="leave").added[0]  # no spaces between words
+    for query in ("带薪休假", "休假", "新员工有几天带薪休假？"):
+        assert bank.search(query, mode="keyword")[0].document_id == leave.id, query
     for nasty in ['"unbalanced', "a & b | !c", "x:*", "(", "'; DROP TABLE memory_chunks; --", "<->"]:
         bank.search(nasty, mode="keyword")
         bank.search(nasty, mode="hybrid")

@@ -53,6 +53,23 @@ def test_recall_at_5(corpus_db: Path, minilm: MiniLMEmbedder, corpus_sources: di
     assert figures["hybrid"]["mrr"] >= 0.8
 
 
+def test_languages_written_without_spaces_are_found_by_keyword(
+    corpus_db: Path, minilm: MiniLMEmbedder, corpus_sources: dict[str, str]
+) -> None:
+    """Chinese and Japanese questions: the word index sees a whole sentence as one token; the trigram
+    index beside it finds the words (before it, keyword recall on these was 0)."""
+    unspaced = [q for q in QUESTIONS if not q.question.isascii()]
+    assert len(unspaced) >= 5
+    with MemoryStore(corpus_db, embedder=minilm) as store:
+        for mode in ("keyword", "hybrid"):
+            for question in unspaced:
+                hits = store.search(question.question, banks=["corpus"], k=5, mode=mode)
+                assert any(_answers(h, question, corpus_sources) for h in hits), (mode, question.question)
+        # the reported case: a bank holding the sentence, the keyword query of two of its words
+        (hit, *_) = store.search("带薪休假", banks=["corpus"], k=5, mode="keyword")
+        assert "新员工每年有二十天带薪休假。" in hit.text
+
+
 def test_reopened_database_gives_the_same_results(corpus_db: Path, minilm: MiniLMEmbedder) -> None:
     questions = [q.question for q in QUESTIONS[::5]]
     vectors = minilm.embed(questions)

@@ -8,7 +8,9 @@
 Tables: `memory_banks`, `memory_documents`, `memory_chunks` (text, offsets, float32 embedding bytes).
 Keyword search is SQLite FTS5 (an external-content table kept in sync by triggers, porter stemming,
 bm25) or PostgreSQL full text (a generated `tsvector` column with a GIN index, `ts_rank`; on OR queries it ranks
-better than `ts_rank_cd`: recall@5 1.0 against 0.7 on the benchmark's data).
+better than `ts_rank_cd`: recall@5 1.0 against 0.7 on the benchmark's data). Words of scripts written without
+spaces (Chinese, Japanese, Thai) are matched as substrings: an FTS5 `trigram` index beside the word index
+on SQLite, a `LIKE` scan of two-character pieces where trigrams find too little and on PostgreSQL.
 Vector search is exact cosine: over a numpy matrix cached per bank and rebuilt when the bank's revision
 changes (any write bumps it, in the same transaction, so other processes' writes are seen too), or, on
 PostgreSQL with the pgvector extension, the `<=>` operator on a `vector` column.
@@ -171,6 +173,22 @@ def build_tables(dialect: str, *, pgvector: bool) -> Tables:
 _HEX_TO_KEY = str.maketrans("ABCDEF", "bcdfgh")
 
 
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana, CJK ideographs, Hangul
+# syllables (Korean puts particles on its words, so its words are substrings too).
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]"
+)
+MAX_PIECES = 64
+
+
+def _pieces(term: str, n: int) -> list[str]:
+    """The overlapping n-character pieces of a term (the term itself when shorter)."""
+    if len(term) <= n:
+        return [term]
+    return [term[i : i + n] for i in range(len(term) - n + 1)]
+
+
 def fts_key(prefix: str, value: str) -> str:
     return prefix + value.encode("utf-8").hex().upper().translate(_HEX_TO_KEY)
 
@@ -195,6 +213,19 @@ _FTS_DDL = [
     f"INSERT INTO memory_chunks_fts(memory_chunks_fts, rowid, {_FTS_COLUMNS}) "
     "VALUES ('delete', old.id, old.text, old.fts_bank, old.fts_document); "
     f"INSERT INTO memory_chunks_fts(rowid, {_FTS_COLUMNS}) VALUES (new.id, new.text, new.fts_bank, new.fts_document); END",
+]
+# Beside the word index: a trigram index of the same text, for scripts written without spaces between
+# words (Chinese, Japanese, Thai...), where the word tokenizer sees a whole sentence as one token.
+_TRIGRAM_DDL = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS memory_chunks_trigram USING fts5(text, content='memory_chunks', "
+    "content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS memory_chunks_trigram_insert AFTER INSERT ON memory_chunks BEGIN "
+    "INSERT INTO memory_chunks_trigram(rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER IF NOT EXISTS memory_chunks_trigram_delete AFTER DELETE ON memory_chunks BEGIN "
+    "INSERT INTO memory_chunks_trigram(memory_chunks_trigram, rowid, text) VALUES ('delete', old.id, old.text); END",
+    "CREATE TRIGGER IF NOT EXISTS memory_chunks_trigram_update AFTER UPDATE ON memory_chunks BEGIN "
+    "INSERT INTO memory_chunks_trigram(memory_chunks_trigram, rowid, text) VALUES ('delete', old.id, old.text); "
+    "INSERT INTO memory_chunks_trigram(rowid, text) VALUES (new.id, new.text); END",
 ]
 
 
@@ -273,6 +304,15 @@ class SqlStore:
             if self.dialect == "sqlite":
                 for statement in _FTS_DDL:
                     conn.exec_driver_sql(statement)
+                had_trigrams = conn.exec_driver_sql(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'memory_chunks_trigram'"
+                ).first()
+                for statement in _TRIGRAM_DDL:
+                    conn.exec_driver_sql(statement)
+                if not had_trigrams:  # a database from before the trigram index: index what it holds
+                    conn.exec_driver_sql(
+                        "INSERT INTO memory_chunks_trigram(memory_chunks_trigram) VALUES ('rebuild')"
+                    )
             else:
                 # Keep what the searches read in the row (TOAST moves the text and the bytea copy out
                 # instead): ts_rank and the exact vector scan then read no TOAST table (2x faster at 10k).
@@ -431,12 +471,75 @@ class SqlStore:
     def keyword_search(
         self, query: str, *, banks: list[str], limit: int, document_ids: list[str] | None = None
     ) -> list[tuple[int, float]]:
-        """Chunk ids and scores (higher is better) of a full-text search; punctuation cannot break it."""
-        terms = keyword_terms(query)
-        if not terms or not banks:
+        """Chunk ids and scores (higher is better) of a full-text search; punctuation cannot break it.
+
+        Words of scripts written without spaces (Chinese, Japanese, Thai...) are found as substrings:
+        through the trigram index on SQLite, `LIKE` on PostgreSQL, scored by how many of the query's
+        three-character pieces a chunk holds; those scores are added to the word search's."""
+        all_terms = keyword_terms(query)
+        if not all_terms or not banks:
             return []
         if document_ids is not None and not document_ids:
             return []
+        unspaced = [t for t in all_terms if _UNSPACED.search(t)]
+        terms = [t for t in all_terms if not _UNSPACED.search(t)]
+        scores: dict[int, float] = {}
+        if unspaced:
+            for chunk_id, score in self._substring_search(unspaced, banks, limit, document_ids):
+                scores[chunk_id] = scores.get(chunk_id, 0.0) + score
+        if terms:
+            for chunk_id, score in self._word_search(terms, banks, limit, document_ids):
+                scores[chunk_id] = scores.get(chunk_id, 0.0) + score
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+    def _substring_search(
+        self, terms: list[str], banks: list[str], limit: int, document_ids: list[str] | None
+    ) -> list[tuple[int, float]]:
+        """Chunks holding pieces of `terms`: SQLite's trigram index ranks those sharing three-character
+        pieces (bm25); where that leaves fewer than `limit` (or on PostgreSQL), a scan adds those sharing
+        two-character pieces (most Chinese words are two characters), scored by the share they hold."""
+        doc_filter = " AND c.document_id IN :docs" if document_ids is not None else ""
+        scores: dict[int, float] = {}
+        trigrams = list(dict.fromkeys(g for t in terms if len(t) >= 3 for g in _pieces(t, 3)))[:MAX_PIECES]
+        if self.dialect == "sqlite" and trigrams:
+            # Each piece is quoted (letters and digits only), so the query is pure data.
+            statement = text(
+                "SELECT c.id AS id, -bm25(memory_chunks_trigram) AS score FROM memory_chunks_trigram "
+                "JOIN memory_chunks c ON c.id = memory_chunks_trigram.rowid "
+                f"WHERE memory_chunks_trigram MATCH :q AND c.bank IN :banks{doc_filter} "
+                "ORDER BY bm25(memory_chunks_trigram) LIMIT :limit"
+            )
+            query = " OR ".join(f'"{g}"' for g in trigrams)
+            scores |= dict(
+                self._scored(statement, {"q": query, "banks": banks, "limit": limit}, document_ids)
+            )
+        if len(scores) < limit:
+            bigrams = list(dict.fromkeys(g for t in terms for g in _pieces(t, 2)))[:MAX_PIECES]
+            hits = " + ".join(
+                f"(CASE WHEN lower(c.text) LIKE :g{i} THEN 1 ELSE 0 END)" for i in range(len(bigrams))
+            )
+            statement = text(
+                f"SELECT id, score FROM (SELECT c.id AS id, {hits} AS score FROM memory_chunks c "
+                f"WHERE c.bank IN :banks{doc_filter}) scored WHERE score > 0 ORDER BY score DESC, id LIMIT :limit"
+            )
+            params = {"banks": banks, "limit": limit} | {f"g{i}": f"%{g}%" for i, g in enumerate(bigrams)}
+            for chunk_id, score in self._scored(statement, params, document_ids):
+                scores[chunk_id] = scores.get(chunk_id, 0.0) + score / len(bigrams)
+        return list(scores.items())
+
+    def _scored(
+        self, statement: Any, params: dict[str, Any], document_ids: list[str] | None
+    ) -> list[tuple[int, float]]:
+        statement = statement.bindparams(bindparam("banks", expanding=True))
+        if document_ids is not None:
+            statement = statement.bindparams(bindparam("docs", expanding=True))
+            params = {**params, "docs": document_ids}
+        with self._reading() as conn:
+            return [(int(row.id), float(row.score)) for row in conn.execute(statement, params)]
+
+    def _word_search(
+        self, terms: list[str], banks: list[str], limit: int, document_ids: list[str] | None
+    ) -> list[tuple[int, float]]:
         if self.dialect == "sqlite":
             # Every term is quoted (letters and digits only, see keyword_terms), so the query is pure data.
             match = "text : (" + " OR ".join(f'"{term}"' for term in terms) + ")"
