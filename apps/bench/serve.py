@@ -43,6 +43,10 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def _progress(message: str) -> None:
+    print(f"bench serve: {message} (load average {_load()[0]})", file=sys.stderr, flush=True)
+
+
 @contextmanager
 def _busy_processes(k: int):
     """K processes that spin on a core each (`while True: pass`) for the duration."""
@@ -108,6 +112,7 @@ def _concurrency(engine: Any, streams: list[int], new_tokens: int, prompt_tokens
     vocab, bos = engine.args.vocab_size, getattr(engine.tokenizer, "bos_id", None)
     out = []
     for n in streams:
+        _progress(f"{n} concurrent streams, then one at a time")
         rng = random.Random(seed + n)
         prompts = [_prompt(rng, prompt_tokens, vocab, bos) for _ in range(n)]
 
@@ -144,6 +149,7 @@ def _agent(engine: Any, prompt_tokens: int, step_tokens: int, reply_tokens: int,
     news = [[rng.randrange(200, min(vocab, 20_000)) for _ in range(step_tokens)] for _ in range(4)]
     sides: dict[str, Any] = {}
     for side in ("without_reuse", "with_reuse"):
+        _progress(f"agent-shaped conversation, {side.replace('_', ' ')}")
         server.forget_cache()
         prompt, steps = list(first), []
         for k in range(5):
@@ -204,6 +210,7 @@ def _contention(
     out: dict[str, Any] = {"busy_processes": max(k, 1), "cpu_count": os.cpu_count(), "all_threads": most}
     params = SamplingParams(max_tokens=new_tokens)
     for path, cpu_kernels in (("c_step", None), ("pytorch", False)):
+        _progress(f"contention: {path}, idle then beside {max(k, 1)} busy process(es)")
         engine = load_model(
             model, quantization=quantization, max_seq_len=1024, max_batch_size=1, cpu_kernels=cpu_kernels
         )
@@ -350,6 +357,7 @@ def run_serve_benchmark(
         report["concurrency"] = _concurrency(engine, list(streams), new_tokens, prompt_tokens, seed)
         report["agent"] = _agent(engine, agent_prompt, agent_step, 8, seed)
         if llama_cpp:
+            _progress("llama.cpp's server")
             gguf = str(engine.source) if engine.source and str(engine.source).endswith(".gguf") else None
             report["llama_cpp"] = _llama_cpp_server(gguf, 4, new_tokens, torch.get_num_threads())
         else:
