@@ -61,6 +61,28 @@ def shield_banner(missing: list[Any]) -> str:
     )
 
 
+def model_note(settings: Any) -> str:
+    """A visible caveat when the configured model is a small one (under a billion parameters, e.g. the
+    embedded SmolLM2-135M): such models often answer without calling the tools, and their own arithmetic
+    and facts are unreliable."""
+    if settings is None or getattr(settings, "server_url", None):
+        return ""
+    try:
+        from llamasys.core_model.checkpoints.catalog import get_entry
+
+        entry = get_entry(settings.model)
+    except Exception:  # a path or an unknown id: nothing to say
+        return ""
+    if not entry.parameters.upper().endswith("M"):
+        return ""
+    return (
+        f"ℹ️ **{entry.id}** has {entry.parameters} parameters: it runs anywhere, but often answers without "
+        "calling the tools, and what it computes or recalls by itself is unreliable (check the steps: a "
+        "computed answer shows its code_interpreter call). For real agent work choose a Llama 3.1 / 3.2 model "
+        "(`llamasys model download llama3.2-3b-instruct`) or an OpenAI-compatible server in Settings."
+    )
+
+
 class AgentPool:
     """The agents this app serves: one per distinct settings (tabs with the same settings share one).
 
@@ -227,6 +249,7 @@ def build_app(
         state = gr.State(_new_state)
         gr.Markdown(f"## 🦙 {title}" + (f"\n{description}" if description else ""))
         banner = gr.Markdown(shield_banner(pool.missing_shields()), elem_id="shield-banner")
+        note = gr.Markdown(model_note(None if agent is not None else base), elem_id="model-note")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=240):
                 new_chat = gr.Button("➕ New chat", size="sm")
@@ -379,11 +402,12 @@ def build_app(
                 ]
             try:
                 pool.settings_for(overrides)
-            except Exception as exc:
+            except Exception as exc:  # pydantic's message names the setting and what it accepts
                 raise gr.Error(f"these settings do not validate: {exc}") from None
             st = {**_new_state(), "overrides": overrides}
             gr.Info("Settings applied: a new chat starts with them (the model loads on the first message).")
-            return [], st, shield_banner(pool.missing_shields(overrides))
+            chosen = pool.settings_for(overrides)
+            return [], st, shield_banner(pool.missing_shields(overrides)), model_note(chosen)
 
         chat_event = box.submit(
             respond,
@@ -408,7 +432,7 @@ def build_app(
         apply.click(
             apply_settings,
             [model, server_url, tools, shields, policy, temperature, state],
-            [chatbot, state, banner],
+            [chatbot, state, banner, note],
             api_visibility="private",
         )
         demo.load(refresh_sessions, state, sessions, api_visibility="private")
