@@ -40,9 +40,12 @@ _DONE = object()
 class EngineBackend(InferenceBackend):
     """model: a catalogue id or checkpoint path (loaded now with `load_kwargs`, e.g. quantization="int8",
     max_seq_len=8192) or a loaded `Engine`. tool_prompt_format: how Llama 3 formats describe custom tools
-    ("json", "function_tag" or "python_list")."""
+    ("json", "function_tag" or "python_list"). serving: True = through `engine.serve()` (an error
+    when the engine has none), False = `Engine.stream` in a worker thread, None = the first when there."""
 
-    def __init__(self, model: Any, *, tool_prompt_format: str = "json", **load_kwargs: Any) -> None:
+    def __init__(
+        self, model: Any, *, tool_prompt_format: str = "json", serving: bool | None = None, **load_kwargs: Any
+    ) -> None:
         if isinstance(model, str | Path):
             from llamasys.core_model import load_model
 
@@ -56,6 +59,10 @@ class EngineBackend(InferenceBackend):
                 f"EngineBackend takes a catalogue id, a checkpoint path or an Engine, not {type(model).__name__}"
             )
         self.tool_prompt_format = tool_prompt_format
+        has_serving = hasattr(self.engine, "serve")
+        if serving and not has_serving:
+            raise BackendError("this Engine has no serve(): use serving=None or False")
+        self.serving = has_serving if serving is None else serving
         self.context_window = int(self.engine.max_seq_len)
 
     @property
@@ -98,11 +105,7 @@ class EngineBackend(InferenceBackend):
         completion = None
         reused: int | None = None
         first: float | None = None
-        events = (
-            self._served(prompt, sampling)
-            if hasattr(self.engine, "serve")
-            else self._threaded(prompt, sampling)
-        )
+        events = self._served(prompt, sampling) if self.serving else self._threaded(prompt, sampling)
         try:
             async for event in events:
                 if isinstance(event, int):  # the serving front reports reused prefix tokens at the end

@@ -58,3 +58,18 @@ async def test_a_prompt_longer_than_the_window_is_a_clear_error(backend):
 
     with pytest.raises(BackendError, match="larger max_seq_len"):
         _ = [c async for c in backend.stream([UserMessage(content="word " * 2000)], [], SamplingParams())]
+
+
+async def test_serving_front_and_worker_thread_give_the_same_completion(backend):
+    """Both ways of running the engine off the event loop produce the same greedy message."""
+    threaded = EngineBackend(backend.engine, serving=False)
+    messages = [UserMessage(content="Compare")]
+    sampling = SamplingParams(max_tokens=8)
+    a = [c async for c in threaded.stream(messages, [get_weather.definition], sampling)][-1]
+    assert a.usage.completion_tokens >= 1
+    if not hasattr(backend.engine, "serve"):
+        pytest.skip("this engine build has no serving front (engine.serve): only the thread path ran")
+    served = EngineBackend(backend.engine, serving=True)
+    b = [c async for c in served.stream(messages, [get_weather.definition], sampling)][-1]
+    assert a.message == b.message and a.usage.completion_tokens == b.usage.completion_tokens
+    assert b.usage.prefix_tokens_reused is not None
