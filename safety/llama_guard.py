@@ -77,6 +77,7 @@ __all__ = [
     "categories_for",
     "guard_conversation",
     "parse_guard_output",
+    "verdict_constraint",
 ]
 
 log = logging.getLogger(__name__)
@@ -491,6 +492,17 @@ class LlamaGuard(Shield):
         return self.violation(
             touchpoint, self.refusals.llama_guard, categories=named, score=score, details=details
         )
+
+
+def verdict_constraint(categories: Sequence[str] = CATEGORIES_8B) -> Any:
+    """The grammar of a Llama Guard verdict, as a `SamplingParams.constraint`: `safe`, or `unsafe` and a
+    line of comma-separated codes among `categories` (the format the prompt asks for)."""
+    from llamasys.core_model.structured import GrammarConstraint
+
+    _require_known(categories, "categories")
+    codes = "|".join(sorted(categories, key=lambda c: (-len(c), c)))
+    grammar = f'start: "safe" | "unsafe\\n" CODE ("," CODE)*\nCODE: /({codes})/\n'
+    return GrammarConstraint(grammar=grammar, description="Llama Guard verdict")
 
 
 def _load(model: str | Path, kwargs: dict[str, Any]) -> Any:

@@ -120,8 +120,11 @@ def run_engine_benchmark(
     baseline: bool = True,
     llama_cpp: bool = True,
     cpu_kernels: bool | None = None,
+    constrained: bool = False,
 ) -> dict[str, Any]:
-    """Run the whole comparison and return a JSON-able report (see the module docstring)."""
+    """Run the whole comparison and return a JSON-able report (see the module docstring). `constrained`:
+    also decode a tool call under its grammar constraint against the same run unconstrained
+    (`apps.bench.structured.constrained_benchmark`, report key "constrained")."""
     from llamasys.core_model.checkpoints import read_checkpoint
     from llamasys.core_model.engine import Engine
 
@@ -133,7 +136,7 @@ def run_engine_benchmark(
     read_s = time.perf_counter() - start
     tokenizer = checkpoint.tokenizer
     ids = tokenizer.encode(PROMPT_TEXT * 8, bos=True, eos=False, allow_special=False)[:prompt_tokens]
-    max_seq_len = len(ids) + new_tokens + 8
+    max_seq_len = len(ids) + new_tokens + 8 + (1024 if constrained else 0)  # + the tool-call chat prompt
 
     rss_before = rss_mb()
     start = time.perf_counter()
@@ -233,6 +236,11 @@ def run_engine_benchmark(
                 runners["engine"].tokens, timed.pop("tokens")
             )
         report["llama_cpp"] = timed
+    if constrained:
+        from llamasys.apps.bench.structured import constrained_benchmark
+
+        report["constrained"] = constrained_benchmark(engine, new_tokens=new_tokens, repeats=repeats)
+        ratios["constrained_decode_vs_unconstrained"] = round(1 - report["constrained"]["overhead"], 3)
     report["ratios"] = ratios
     report["note"] = (
         "wall-clock figures from a machine that may be running other work (see load_average): the two "

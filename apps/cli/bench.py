@@ -61,6 +61,10 @@ def bench_engine(
         bool, typer.Option("--no-llama-cpp", help="skip llama.cpp even when llama-cpp-python is installed")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print only the JSON report")] = False,
+    constrained: Annotated[
+        bool,
+        typer.Option("--constrained", help="also time a tool call decoded under its grammar constraint"),
+    ] = False,
 ) -> None:
     """Decode/prefill speed of the engine against transformers' generate on the same weights and dtype."""
     import torch
@@ -83,6 +87,7 @@ def bench_engine(
         baseline=not no_baseline,
         llama_cpp=not no_llama_cpp,
         cpu_kernels=cpu_kernels,
+        constrained=constrained,
     )
     if not as_json:
         e, r = report["engine"], report["ratios"]

@@ -428,3 +428,19 @@ def test_smollm2_required_gives_a_valid_call_for_each_of_20_tools():
     for tool, c in zip(VARIED_TOOLS, completions, strict=True):
         assert c.stop_reason != StopReason.out_of_tokens, (tool.name, c.text)
         check_calls(chat.decode_assistant_message(c.tokens, c.stop_reason), [tool], tool.name)
+
+
+# -- Llama Guard's verdict ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_llama_guard_verdict_grammar_always_parses(engine, seed):
+    from llamasys.safety.llama_guard import CATEGORIES_1B, parse_guard_output, verdict_constraint
+
+    constraint = verdict_constraint(CATEGORIES_1B)
+    params = SamplingParams(max_tokens=40, temperature=2.0, seed=seed, constraint=constraint)
+    [c] = engine.generate([engine.tokenizer.encode("Is this safe?", bos=True)], params)
+    parsed = parse_guard_output(c.text, known=CATEGORIES_1B)
+    assert parsed.safe is not None, c.text
+    assert parsed.unknown_codes == [] and set(parsed.codes) <= set(CATEGORIES_1B)
+    assert parsed.safe == (c.text == "safe")
