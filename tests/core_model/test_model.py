@@ -30,6 +30,59 @@ def test_logits_match_transformers(case):
     assert diff <= 1e-4, f"max abs diff {diff}"
 
 
+@pytest.mark.parametrize("case", SHAPE_CASES)
+def test_logits_match_a_model_transformers_built_and_saved(case, tmp_path):
+    """An oracle that shares nothing with our code: transformers' own LlamaConfig and random init, its
+    save_pretrained writes the folder, and its from_pretrained model gives the reference logits; our
+    reader (q/k layout, tying, head size, rope) loads the same folder. float32, held to 1e-4."""
+    import shutil
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from llamasys.core_model import load_model
+    from llamasys.core_model.testing import write_hf_checkpoint
+
+    spec = tiny_args(**SHAPE_CASES[case])  # the shape only: nothing parsed or converted by us
+    rope = {"rope_type": "default", "rope_theta": spec.rope_theta}
+    if spec.rope_scaling is not None:
+        rope = {
+            "rope_type": "llama3",
+            "rope_theta": spec.rope_theta,
+            "factor": spec.rope_scaling.factor,
+            "low_freq_factor": spec.rope_scaling.low_freq_factor,
+            "high_freq_factor": spec.rope_scaling.high_freq_factor,
+            "original_max_position_embeddings": spec.rope_scaling.original_max_position_embeddings,
+        }
+    torch.manual_seed(11)
+    config = LlamaConfig(
+        vocab_size=spec.vocab_size,
+        hidden_size=spec.dim,
+        intermediate_size=spec.ffn_hidden_dim,
+        num_hidden_layers=spec.n_layers,
+        num_attention_heads=spec.n_heads,
+        num_key_value_heads=spec.n_kv_heads,
+        head_dim=spec.head_dim_override or spec.dim // spec.n_heads,
+        rms_norm_eps=spec.norm_eps,
+        rope_parameters=rope,
+        max_position_embeddings=spec.max_position_embeddings,
+        tie_word_embeddings=spec.tie_word_embeddings,
+        initializer_range=0.2,  # weights large enough that a rope or layout slip shows in the logits
+    )
+    folder = tmp_path / "saved"
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer_files = write_hf_checkpoint(tmp_path / "tokenizer_only", tiny_args(n_layers=1))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(tokenizer_files / name, folder / name)
+    tokens = torch.randint(0, 288, (2, 96), generator=torch.Generator().manual_seed(12))
+    with torch.no_grad():
+        ref = LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()(tokens).logits
+    engine = load_model(str(folder), dtype=torch.float32, max_seq_len=128, max_batch_size=2)
+    ours = engine.forward(tokens)
+    assert ref.abs().max().item() > 1.0  # logits of a size at which 1e-4 means something
+    diff = (ours - ref).abs().max().item()
+    assert diff <= 1e-4, f"max abs diff {diff}"
+
+
 def test_cached_decode_equals_full_forward():
     args = tiny_args()
     engine = make_engine(args, random_meta_state_dict(args, seed=2))
