@@ -48,7 +48,7 @@ from pathlib import Path
 import torch
 
 from llamasys.core_model.checkpoints.hf import meta_state_dict_to_hf
-from llamasys.core_model.config import ModelArgs, RopeScaling, expected_meta_shapes, llama3_frequency_divisors
+from llamasys.core_model.config import ModelArgs, RopeScaling, expected_meta_shapes
 from llamasys.core_model.tokenizers.llama3 import (
     LLAMA3_PAT_STR,
     default_tokenizer_model_path,
@@ -70,6 +70,7 @@ __all__ = [
     "meta_params",
     "write_random_llama_guard",
     "write_random_prompt_guard",
+    "transformers_rope_divisors",
 ]
 
 TINY_MERGES = (
@@ -494,7 +495,7 @@ def write_gguf_checkpoint(
     }
     tied = args.tie_word_embeddings or sd.get("output.weight") is sd.get("tok_embeddings.weight")
     if args.rope_scaling is not None:
-        divisors = llama3_frequency_divisors(args.rope_scaling, args.head_dim, args.rope_theta)
+        divisors = transformers_rope_divisors(args)
         writer.add_tensor("rope_freqs.weight", divisors.numpy().astype(np.float32))
     for name, tensor in sd.items():
         if name == "output.weight" and tied:
@@ -516,6 +517,25 @@ def write_gguf_checkpoint(
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def transformers_rope_divisors(args: ModelArgs) -> torch.Tensor:
+    """float32 `[head_dim // 2]`: what llama.cpp stores as `rope_freqs.weight` for llama3 scaling (the
+    base frequency over the scaled one, per pair), computed by transformers' own llama3 RoPE function
+    (`transformers.modeling_rope_utils.ROPE_INIT_FUNCTIONS["llama3"]`) and its default rotary
+    embedding, not by the engine's code, so that the loader's check of this tensor is checked too."""
+    from transformers import LlamaConfig
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+
+    if args.rope_scaling is None:
+        raise ValueError("the model has no llama3 rope scaling: GGUF then has no rope_freqs tensor")
+    shape = dict(hidden_size=args.dim, num_attention_heads=args.n_heads, head_dim=args.head_dim)
+    rope = {"rope_type": "llama3", "rope_theta": args.rope_theta, **dataclasses.asdict(args.rope_scaling)}
+    scaled, _ = ROPE_INIT_FUNCTIONS["llama3"](LlamaConfig(**shape, rope_parameters=rope), "cpu")
+    plain = LlamaConfig(**shape, rope_parameters={"rope_type": "default", "rope_theta": args.rope_theta})
+    base = LlamaRotaryEmbedding(plain).inv_freq
+    return (base.double() / scaled.double()).float()
 
 
 # shield-shaped stand-ins ---------------------------------------------------------------------------
