@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, field_validator
 
 
 class StopReason(str, Enum):
@@ -43,12 +43,43 @@ def new_call_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def valid_unicode(text: str) -> str:
+    """`text` as valid Unicode: surrogate pairs (e.g. from a JSON or Python `\\ud83c\\udf78` escape) become
+    the one character they encode; lone surrogates (e.g. undecodable bytes of a file name, which Python
+    carries as U+DC80–U+DCFF) become U+FFFD. Valid text is returned as is. Tokenizers, JSON encoders and
+    databases reject lone surrogates, so every message and tool-call text passes through this."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def valid_unicode_values(value: Any) -> Any:
+    """`valid_unicode` applied to every string (keys included) of a JSON-like value."""
+    if isinstance(value, str):
+        return valid_unicode(value)
+    if isinstance(value, dict):
+        return {valid_unicode_values(k): valid_unicode_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(valid_unicode_values(v) for v in value)
+    return value
+
+
+UnicodeText = Annotated[str, AfterValidator(valid_unicode)]
+
+
 class ToolCall(BaseModel):
     """One call the model asked for. `arguments` are JSON values keyed by parameter name."""
 
     call_id: str = Field(default_factory=new_call_id)
     tool_name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("arguments", mode="after")
+    @classmethod
+    def _valid_unicode(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return valid_unicode_values(value)  # type: ignore[no-any-return]
 
 
 class ToolDefinition(BaseModel):
@@ -61,19 +92,19 @@ class ToolDefinition(BaseModel):
 
 class SystemMessage(BaseModel):
     role: Literal["system"] = "system"
-    content: str
+    content: UnicodeText
 
 
 class UserMessage(BaseModel):
     role: Literal["user"] = "user"
-    content: str
+    content: UnicodeText
     # Retrieved passages; the Llama chat format appends them to the content as "\n\n" + context.
-    context: str | None = None
+    context: UnicodeText | None = None
 
 
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str = ""
+    content: UnicodeText = ""
     tool_calls: list[ToolCall] = Field(default_factory=list)
     stop_reason: StopReason = StopReason.end_of_turn
     # Why text that looked like a tool call was kept as plain text (truncated JSON, an argument that is
@@ -87,7 +118,7 @@ class ToolResponseMessage(BaseModel):
     role: Literal["tool"] = "tool"
     call_id: str
     tool_name: str
-    content: str
+    content: UnicodeText
 
 
 Message = Annotated[
@@ -115,7 +146,10 @@ __all__ = [
     "ToolCall",
     "ToolDefinition",
     "ToolResponseMessage",
+    "UnicodeText",
     "UserMessage",
     "new_call_id",
     "to_messages",
+    "valid_unicode",
+    "valid_unicode_values",
 ]

@@ -40,7 +40,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
-from llamasys.core_model.messages import ToolDefinition
+from llamasys.core_model.messages import ToolDefinition, UnicodeText, valid_unicode_values
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class ToolError(Exception):
 class Attachment(BaseModel):
     """A file produced by a tool for the user (a PNG plot, a CSV the code wrote...)."""
 
-    name: str
+    name: UnicodeText  # a file name the code wrote may hold undecodable bytes: they become U+FFFD
     mime_type: str = "application/octet-stream"
     data: bytes
 
@@ -71,10 +71,17 @@ class Attachment(BaseModel):
 class ToolResult(BaseModel):
     """What a tool returns: text for the model, attachments for the user, metadata, an error flag."""
 
-    content: str
+    # Always valid Unicode (lone surrogates, e.g. from a file name printed by code, become U+FFFD):
+    # the result goes into the next prompt, and tokenizers reject what is not.
+    content: UnicodeText
     attachments: list[Attachment] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     error: bool = False
+
+    @field_validator("metadata", mode="after")
+    @classmethod
+    def _valid_unicode(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return valid_unicode_values(value)  # type: ignore[no-any-return]
 
     @classmethod
     def failure(cls, message: str, **metadata: Any) -> ToolResult:

@@ -26,6 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from llamasys.core_model.messages import UnicodeText, valid_unicode
+
 from .errors import DocumentReadError, UnsupportedDocumentError
 
 log = logging.getLogger(__name__)
@@ -74,9 +76,11 @@ _CONTENT_TYPES = {
 
 
 class LoadedDocument(BaseModel):
-    text: str
-    title: str
-    source: str
+    # Valid Unicode always (a lone surrogate, e.g. from a file name, becomes U+FFFD): SQL drivers,
+    # tokenizers and embedders reject anything else.
+    text: UnicodeText
+    title: UnicodeText
+    source: UnicodeText
     content_type: str
     # Character offset where each PDF page starts (page n at pages[n-1]); empty for other types.
     pages: list[int] = Field(default_factory=list)
@@ -167,7 +171,9 @@ def _load(
         if isinstance(data, str):
             raise DocumentReadError(f"{source}: a PDF must be given as bytes, not text")
         return _load_pdf(data, source=source, fallback_title=given_title or fallback_title)
-    text = data if isinstance(data, str) else decode_bytes(data, source=source, charset=charset)
+    text = (
+        valid_unicode(data) if isinstance(data, str) else decode_bytes(data, source=source, charset=charset)
+    )
     title = given_title
     if content_type == HTML:
         text, html_title = html_to_text(text)
