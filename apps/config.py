@@ -126,6 +126,9 @@ class ServeSettings(_Section):
     input_shields: bool = Field(False, description="run shields.input on every request's last user message")
     output_shields: bool = Field(False, description="run shields.output on every reply")
     max_queue: int = Field(16, ge=1, description="requests waiting beyond this are refused with 429")
+    constrain_tools: bool = Field(
+        True, description="tool calls valid by construction (structured generation) for tool_choice"
+    )
 
 
 class AppSettings(_Section):

@@ -148,6 +148,7 @@ def create_app(
             output_shields=settings.serve.output_shields,
             default_temperature=temperature,
             default_top_p=top_p,
+            constrain_tools=settings.serve.constrain_tools,
         )
         yield
         if owned:

@@ -18,9 +18,11 @@ Mapping:
 - `logprobs` / `top_logprobs`: the log-probabilities of each generated token under the model (temperature
   1), with up to 20 alternatives. Streamed with `top_logprobs` > 0, the entries come in one chunk just
   before the last (the serving engine reports alternatives with the completion).
-- `response_format` json_object / json_schema, and tool calls that must happen (`required`, named), go to
-  the engine as a constraint when this engine build has structured generation; otherwise `response_format`
-  is refused with 400 and tool_choice only steers the prompt.
+- `response_format` json_object / json_schema becomes the engine's JSON constraint (the reply is valid JSON,
+  matching the schema); with `tools`, the chat format's reply constraint makes every call valid by
+  construction: `required` / a named tool = one or more valid calls of the offered (named) tools, `auto` =
+  free text until the model starts a call and then a valid call, `none` = no call (`serve.constrain_tools`
+  turns the tool constraint off). A schema the grammar engine cannot compile is a 400 naming the problem.
 """
 
 from __future__ import annotations
@@ -185,6 +187,7 @@ class ChatService:
         output_shields: bool = False,
         default_temperature: float = 0.6,
         default_top_p: float = 0.9,
+        constrain_tools: bool = True,
     ) -> None:
         self.engine = engine
         self.fmt = engine.chat_format
@@ -195,6 +198,7 @@ class ChatService:
         self.output_shields = output_shields and shield is not None
         self.default_temperature = default_temperature
         self.default_top_p = default_top_p
+        self.constrain_tools = constrain_tools
         self.stats = {"completed": 0, "cancelled": 0, "failed": 0, "running": 0}
 
     # -- request -> engine ---------------------------------------------------------------------
@@ -219,9 +223,11 @@ class ChatService:
         return choice
 
     def _constraint(self, request: ChatCompletionRequest, tools, tool_choice: str) -> Any:
-        from llamasys.core_model import SamplingParams
+        """The reply's constraint: `response_format` as a JSON constraint, else the chat format's tool-call
+        constraint for `tools` + `tool_choice` (auto: free text until a call starts, then a valid call;
+        required / named: a valid call; none: no call), else None."""
+        from llamasys.core_model.structured import ConstraintError, constraint_from_response_format
 
-        supported = "constraint" in SamplingParams.model_fields
         fmt = request.response_format
         if fmt is not None and fmt.type != "text":
             if tools and tool_choice != "none":
@@ -230,22 +236,16 @@ class ChatService:
                     "response_format and tools together are not supported: drop one, or set tool_choice 'none'",
                     param="response_format",
                 )
-            if not supported:
-                raise APIError(
-                    400,
-                    f"response_format {fmt.type!r} needs structured generation, which this engine build lacks",
-                    param="response_format",
-                    code="unsupported_parameter",
-                )
-            if fmt.type == "json_schema" and not (fmt.json_schema and "schema" in fmt.json_schema):
-                raise APIError(
-                    400, "response_format json_schema needs json_schema.schema", param="response_format"
-                )
-            return fmt.model_dump(exclude_none=True)
-        companion = getattr(self.fmt, "reply_constraint", None)
-        if supported and tools and companion is not None:
-            return companion(tools, tool_choice)
-        return None
+            try:
+                return constraint_from_response_format(fmt.model_dump(exclude_none=True))
+            except (ConstraintError, ValueError) as exc:
+                raise APIError(400, f"response_format: {exc}", param="response_format") from None
+        if not tools or not self.constrain_tools:
+            return None
+        try:
+            return self.fmt.reply_constraint(tools, tool_choice)
+        except ValueError as exc:
+            raise APIError(400, f"tools: {exc}", param="tools") from None
 
     def prepare(self, request: ChatCompletionRequest) -> Prepared:
         """Validate `request` and build its prompt and sampling. Raises APIError (400, 404, 413)."""
@@ -307,9 +307,13 @@ class ChatService:
         }
         if constraint is not None:
             kwargs["constraint"] = constraint
+        try:
+            sampling = SamplingParams(**kwargs)
+        except ValueError as exc:
+            raise APIError(400, f"invalid sampling parameters: {exc}") from None
         return Prepared(
             prompt=prompt,
-            sampling=SamplingParams(**kwargs),
+            sampling=sampling,
             messages=messages,
             tools=tools,
             stream=request.stream,
@@ -325,6 +329,8 @@ class ChatService:
             raise APIError(429, str(exc), code="engine_busy", headers={"Retry-After": "1"}) from None
         except SequenceTooLongError as exc:
             raise APIError(413, str(exc), param="messages", code="context_length_exceeded") from None
+        except ValueError as exc:  # a constraint the grammar engine cannot compile, a bad token id
+            raise APIError(400, str(exc), code="invalid_request") from None
 
     # -- engine -> OpenAI ----------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import json
 import time
 
 import httpx
+import jsonschema
 import openai
 import pytest
 from openai_schema import validate
@@ -174,21 +175,39 @@ def test_bad_requests_get_openai_errors(server, kw, status, param):
     assert body["error"]["message"]
 
 
-def test_response_format_is_constrained_or_refused_clearly(server):
-    client = client_for(server)
-    from llamasys.core_model import SamplingParams
+SCHEMA = {
+    "type": "object",
+    "properties": {"ok": {"type": "boolean"}, "level": {"type": "string", "enum": ["low", "high"]}},
+    "required": ["ok", "level"],
+    "additionalProperties": False,
+}
 
-    if "constraint" not in SamplingParams.model_fields:
-        with pytest.raises(openai.BadRequestError, match="structured generation"):
-            client.chat.completions.create(
-                model=MODEL_ID, messages=QUESTION, max_tokens=8, response_format={"type": "json_object"}
-            )
-        return
+
+def test_response_format_json_schema_constrains_the_reply(server):
+    client = client_for(server)
+    fmt = {"type": "json_schema", "json_schema": {"name": "verdict", "schema": SCHEMA, "strict": True}}
+    for seed in (1, 2, 3):
+        body = create_raw(
+            client, messages=QUESTION, temperature=1.0, seed=seed, max_tokens=64, response_format=fmt
+        )
+        choice = body["choices"][0]
+        assert choice["finish_reason"] == "stop", choice
+        jsonschema.validate(json.loads(choice["message"]["content"]), SCHEMA)
     body = create_raw(
-        client, messages=QUESTION, temperature=0, max_tokens=64, response_format={"type": "json_object"}
+        client, messages=QUESTION, temperature=0, max_tokens=200, response_format={"type": "json_object"}
     )
     if body["choices"][0]["finish_reason"] == "stop":
         assert isinstance(json.loads(body["choices"][0]["message"]["content"]), dict)
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(
+            model=MODEL_ID,
+            messages=QUESTION,
+            max_tokens=8,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "x", "schema": {"type": "nonsense"}},
+            },
+        )
 
 
 def test_client_disconnect_cancels_the_request(server):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 
+import jsonschema
 import openai
 import pytest
 from openai_schema import validate
@@ -194,3 +195,64 @@ def test_agent_turn_through_openai_backend(scripted, tmp_path):
     assert calls == ["Paris"]
     assert result.output == "It is sunny in Paris."
     assert "sunny, 21 C" in scripted.engine.tokenizer.decode(scripted.engine.prompts[-1])
+
+
+ENUM_CITY = {
+    "type": "object",
+    "properties": {"city": {"type": "string", "enum": ["Paris", "Rome"]}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+ENUM_ZONE = {
+    "type": "object",
+    "properties": {
+        "zone": {"type": "string", "enum": ["CET", "UTC"]},
+        "hours": {"type": "integer", "minimum": 0, "maximum": 23},
+    },
+    "required": ["zone", "hours"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_required_tool_choice_gives_valid_calls_on_the_real_model(server, stream):
+    """Structured generation: a random-weight model under tool_choice="required" / a named tool writes calls
+    of offered tools whose arguments validate against their schemas."""
+    client = client_for(server)
+    # closed argument values, so a random model's strings cannot run past the budget
+    tools = [
+        {"type": "function", "function": {**WEATHER["function"], "parameters": ENUM_CITY}},
+        {"type": "function", "function": {**TIME["function"], "parameters": ENUM_ZONE}},
+    ]
+    schemas = {t["function"]["name"]: t["function"]["parameters"] for t in tools}
+    for seed, choice in ((1, "required"), (2, {"type": "function", "function": {"name": "get_time"}})):
+        kw = dict(
+            model=MODEL_ID,
+            messages=ASK,
+            tools=tools,
+            tool_choice=choice,
+            temperature=1.0,
+            seed=seed,
+            max_tokens=160,
+        )
+        if stream:
+            with client.chat.completions.stream(**kw) as s:
+                for event in s:
+                    if event.type == "chunk":
+                        validate(event.chunk.to_dict(), "CreateChatCompletionStreamResponse")
+                completion = s.current_completion_snapshot
+            message, finish = completion.choices[0].message, completion.choices[0].finish_reason
+            calls = [(c.function.name, c.function.arguments) for c in message.tool_calls or []]
+        else:
+            raw = client.chat.completions.with_raw_response.create(**kw)
+            body = raw.http_response.json()
+            validate(body, "CreateChatCompletionResponse")
+            finish = body["choices"][0]["finish_reason"]
+            calls = [
+                (c["function"]["name"], c["function"]["arguments"])
+                for c in body["choices"][0]["message"]["tool_calls"] or []
+            ]
+        assert finish == "tool_calls" and calls, (finish, calls)
+        for name, arguments in calls:
+            assert name in schemas if choice == "required" else name == "get_time"
+            jsonschema.validate(json.loads(arguments), schemas[name])
