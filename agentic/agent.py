@@ -189,6 +189,7 @@ class Agent:
             default_shields=default_shields,
             require_shields=require_shields,
         )
+        self._owns_store = not isinstance(store, AgentStore)
         self.store = store if isinstance(store, AgentStore) else AgentStore(store)
         self.store.ensure_agent(
             self.agent_id, name, {"instructions": instructions, "model": self.backend.model_name}
@@ -504,6 +505,8 @@ class Agent:
         for toolset in self._toolsets:
             await toolset.aclose()
         await self.backend.aclose()
+        if self._owns_store:
+            self.store.close()  # its connections; a later call reconnects
 
     def close(self) -> None:
         self._portal.run(self.aclose())
