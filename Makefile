@@ -27,9 +27,11 @@ $(TORCH_STAMP):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	# torch first, the exact build: PyTorch's own index has the +cpu / +cuXXX wheels (PyPI's Linux torch is
-	# the CUDA one); where that index is out of reach, the same wheel from a configured local mirror is used
-	$(BIN)/pip install 'torch==$(TORCH_VERSION)+$(TORCH_LOCAL)' \
+	# the CUDA one); where that index is out of reach, the same wheel from a configured local mirror is used.
+	# Only the wheel comes from there (--no-deps, one retry); its dependencies come from the usual indexes.
+	$(BIN)/pip install --no-deps --retries 1 'torch==$(TORCH_VERSION)+$(TORCH_LOCAL)' \
 		--extra-index-url https://download.pytorch.org/whl/$(TORCH_LOCAL)
+	$(BIN)/pip install 'torch==$(TORCH_VERSION)+$(TORCH_LOCAL)'
 	rm -f $(VENV)/.torch-*
 	touch $@
 
