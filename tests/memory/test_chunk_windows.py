@@ -56,3 +56,57 @@ def test_windows_move_by_size_minus_overlap(n: int, size: int, overlap: int, cou
     assert [(c.token_start, c.token_end) for c in chunks] == reference_windows(n, size, overlap)
     assert len(chunks) == count
     assert [c.index for c in chunks] == list(range(count))
+
+
+def spans_of(text: str, pieces: list[str]) -> list[tuple[int, int]]:
+    """Character spans of `pieces`, found left to right in `text` (what an embedder's tokenizer gives)."""
+    spans, at = [], 0
+    for piece in pieces:
+        start = text.index(piece, at)
+        spans.append((start, start + len(piece)))
+        at = start + len(piece)
+    return spans
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces", "i", "expected"),
+    [
+        ("playing", ["play", "ing"], 1, True),  # a word piece glued to the one before
+        ("playing", ["play", "ing"], 0, False),  # the first token continues nothing
+        ("playing", ["play", "ing"], 2, False),  # past the end
+        ("a b", ["a", "b"], 1, False),  # a space between
+        ("a.b", ["a", ".", "b"], 1, False),  # punctuation is not inside a word
+        ("a.b", ["a", ".", "b"], 2, False),
+        ("ab9", ["ab", "9"], 1, True),  # digits are word characters
+        ("x", ["x", ""], 1, False),  # an empty token at the end of the text
+    ],
+)
+def test_continues_word(text: str, pieces: list[str], i: int, expected: bool) -> None:
+    from llamasys.tools.memory.chunking import _continues_word
+
+    assert _continues_word(text, spans_of(text, pieces), i) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces", "i", "expected"),
+    [
+        ("Hi. There", ["Hi", ".", "There"], 1, True),  # a full stop, then a space
+        ("Hi. There", ["Hi", ".", "There"], 0, False),
+        ("Hi.There", ["Hi", ".", "There"], 1, False),  # no space after the stop
+        ("Hi! Yes? No", ["Hi", "!", "Yes", "?", "No"], 1, True),
+        ("Hi! Yes? No", ["Hi", "!", "Yes", "?", "No"], 3, True),
+        ("end.", ["end", "."], 1, False),  # nothing after the last stop
+        ("end. ", ["end", "."], 1, True),
+        ("a\n\nb", ["a", "b"], 0, True),  # a blank line ends a paragraph
+        ("a:\nb", ["a", ":", "b"], 1, True),  # a line break after punctuation
+        ("a\nb", ["a", "b"], 0, False),  # a line break inside running words is not an end
+        ("a b\n\nc", ["a", "b", "c"], 0, False),  # the blank line belongs to the next token's gap
+        ("a b\n\nc", ["a", "b", "c"], 1, True),
+        ("x. y z", ["x", ".", "y", "z"], 2, False),  # the gap ends at the next token, not the text's end
+        ("v1.2 ok", ["v1", ".", "2", "ok"], 1, False),
+    ],
+)
+def test_ends_sentence(text: str, pieces: list[str], i: int, expected: bool) -> None:
+    from llamasys.tools.memory.chunking import _ends_sentence
+
+    assert _ends_sentence(text, spans_of(text, pieces), i) is expected
