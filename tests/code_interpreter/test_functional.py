@@ -264,6 +264,27 @@ async def test_a_cancelled_call_does_not_desynchronise_the_next(bwrap_backend, m
     assert result.content == "completed\n[stdout]\n2\n[/stdout]" and result.metadata["restarts"] == 1
 
 
+def _llamasys_source_dirs() -> list[str]:
+    import importlib.util
+
+    folders = []
+    for package in ("core_model", "tools", "safety", "agentic", "apps"):
+        spec = importlib.util.find_spec(f"llamasys.{package}")
+        folders += list(spec.submodule_search_locations or []) if spec else []
+    return sorted({os.path.realpath(f) for f in folders})
+
+
+def _readable_by_others(folder: str) -> bool:
+    """The folder, and a file in it, can be read by a uid that is neither owner nor group."""
+    import stat
+
+    mode = os.stat(folder).st_mode
+    if not (mode & stat.S_IROTH and mode & stat.S_IXOTH):
+        return False
+    first = next((e for e in os.scandir(folder) if e.is_file(follow_symlinks=False)), None)
+    return first is None or bool(first.stat().st_mode & stat.S_IROTH)
+
+
 @pytest.mark.slow
 async def test_works_for_an_unprivileged_host(backend):
     """The common deployment: the service runs as an ordinary user, not root. Simulated from root by
@@ -301,7 +322,16 @@ async def test_works_for_an_unprivileged_host(backend):
     )
     command = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp", sys.executable, "-"]
     if os.geteuid() == 0:
-        stage = ["bwrap", "--dev-bind", "/", "/", "--die-with-parent", *reveal_in_closed_dirs(python_paths())]
+        # The host needs this Python and llamasys' own source folders (an editable install reads them
+        # from the checkout, which may sit under a private directory such as /root or a mktemp -d).
+        sources = python_paths() + _llamasys_source_dirs()
+        unreadable = [p for p in sources if not _readable_by_others(p)]
+        if unreadable:
+            require_in_ci(
+                f"cannot simulate an unprivileged host: {unreadable[0]} is not readable by other users "
+                "(a checkout made under umask 077?); clone with a umask of 022 to run this test"
+            )
+        stage = ["bwrap", "--dev-bind", "/", "/", "--die-with-parent", *reveal_in_closed_dirs(sources)]
         drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
         command = [*stage, "--", *drop, *command]
     done = subprocess.run(command, input=script, capture_output=True, text=True, timeout=120)
