@@ -9,7 +9,9 @@ This module takes parsed metadata, never a file: `checkpoints.gguf` opens files.
 token types: the GGUF specification (github.com/ggml-org/ggml, docs/gguf.md) and llama.cpp's vocabulary code.
 
 Vocabularies: `tokenizer.ggml.model` "gpt2" (byte-level BPE with merges; the pre-tokenizer split follows
-`tokenizer.ggml.pre`: "smollm" splits digits one by one, "llama-bpe" uses Llama 3's regex, others GPT-2's)
+`tokenizer.ggml.pre`: "smollm" splits digits one by one, "llama-bpe" uses Llama 3's regex, others GPT-2's,
+with a warning; without the key, a Llama 3 vocabulary is recognised by its special tokens, anything else
+is split the GPT-2 way with a loud warning saying so)
 and "llama" (SentencePiece BPE with scores and byte fallback; merges are derived from the scores the way
 llama.cpp ranks them).
 """
@@ -95,6 +97,27 @@ def _add_gguf_added_tokens(rust: _RustTokenizer, tokens: Sequence[str], types: S
         rust.add_tokens(user)
 
 
+def _pre_for_known_vocabulary(tokens: Sequence[str]) -> str:
+    """The pre-tokenizer of a byte-level vocabulary whose GGUF lacks `tokenizer.ggml.pre` (files converted
+    before llama.cpp wrote the key): Llama 3's when the vocabulary is Llama 3's (its special tokens at
+    128000/128001 after 128000 byte-level tokens), else GPT-2's split, with a loud warning saying so."""
+    if (
+        len(tokens) >= 128256
+        and tokens[128000] == "<|begin_of_text|>"
+        and tokens[128001] == "<|end_of_text|>"
+    ):
+        log.info("GGUF has no tokenizer.ggml.pre; the vocabulary is Llama 3's: using Llama 3's pre-tokenizer")
+        return "llama-bpe"
+    log.warning(
+        "GGUF has no tokenizer.ggml.pre and its vocabulary (%d tokens) is not one recognised here: "
+        "ASSUMING GPT-2's pre-tokenizer split, so numbers, contractions and spaces may be split into "
+        "other ids than the model was trained on; reconvert the model with a current llama.cpp "
+        "(convert_hf_to_gguf.py writes the key), or load its Hugging Face folder instead",
+        len(tokens),
+    )
+    return "default"
+
+
 def _gguf_byte_level_bpe(
     tokens: Sequence[str], merges: Sequence[str], meta: dict[str, Any], types: Sequence[int]
 ) -> _RustTokenizer:
@@ -103,7 +126,9 @@ def _gguf_byte_level_bpe(
     for merge in merges:
         left, _, right = merge.partition(" ")
         pairs.append((left, right))
-    pre = meta.get("tokenizer.ggml.pre", "default")
+    pre = meta.get("tokenizer.ggml.pre")
+    if pre is None:
+        pre = _pre_for_known_vocabulary(tokens)
     model = models.BPE(vocab=vocab, merges=pairs, ignore_merges=pre in ("llama-bpe", "llama3", "llama-v3"))
     rust = _RustTokenizer(model)
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
@@ -118,7 +143,11 @@ def _gguf_byte_level_bpe(
         ]
     else:
         if pre not in ("gpt-2", "default"):
-            log.warning("GGUF pre-tokenizer %r is not known here; splitting text the GPT-2 way", pre)
+            log.warning(
+                "GGUF pre-tokenizer %r is not known here: ASSUMING GPT-2's pre-tokenizer split, so ids may "
+                "differ from the model's own tokenizer; load its Hugging Face folder instead if they must match",
+                pre,
+            )
         steps = [pre_tokenizers.Split(Regex(_GPT2_SPLIT), behavior="isolated"), byte_level]
     rust.pre_tokenizer = pre_tokenizers.Sequence(steps)
     rust.decoder = decoders.ByteLevel()
