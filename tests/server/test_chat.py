@@ -34,6 +34,7 @@ def test_models_list_the_served_id(server):
     validate(body, "ListModelsResponse")
     ids = [m["id"] for m in body["data"]]
     assert ids[0] == MODEL_ID and "all-minilm-l6-v2" in ids
+    validate(client.models.with_raw_response.retrieve(MODEL_ID).http_response.json(), "Model")
     model = client.models.retrieve(MODEL_ID)
     assert model.id == MODEL_ID and model.owned_by == "llamasys"
     with pytest.raises(openai.NotFoundError):

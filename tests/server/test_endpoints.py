@@ -145,3 +145,29 @@ def test_input_shield_that_cannot_judge_blocks(tiny_engine, tmp_path):
         assert chunks[-1].choices[0].finish_reason == "content_filter"
     finally:
         stop()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_output_shield_replaces_a_blocked_answer(tiny_engine, guard_dir, tmp_path, stream):
+    """Llama Guard on the answer (threshold 0: it always blocks): the client gets the refusal, never the text."""
+    guard = LlamaGuard(str(guard_dir), threshold=0.0)
+    settings = settings_for(tmp_path, **{"serve.output_shields": True})
+    app = create_app(settings, engine=tiny_engine, shields={"assistant_output": [guard]})
+    srv, stop = start_server(app, tiny_engine)
+    refusal = guard.refusals.llama_guard
+    try:
+        client = client_for(srv)
+        kw = dict(model=MODEL_ID, messages=[{"role": "user", "content": "hi"}], max_tokens=6, temperature=0)
+        if stream:
+            chunks = list(client.chat.completions.create(stream=True, **kw))
+            for chunk in chunks:
+                validate(chunk.to_dict(), "CreateChatCompletionStreamResponse")
+            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+            finish = chunks[-1].choices[0].finish_reason
+        else:
+            body = client.chat.completions.with_raw_response.create(**kw).http_response.json()
+            validate(body, "CreateChatCompletionResponse")
+            text, finish = body["choices"][0]["message"]["content"], body["choices"][0]["finish_reason"]
+    finally:
+        stop()
+    assert (text, finish) == (refusal, "content_filter")

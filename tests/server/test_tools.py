@@ -256,3 +256,19 @@ def test_required_tool_choice_gives_valid_calls_on_the_real_model(server, stream
         for name, arguments in calls:
             assert name in schemas if choice == "required" else name == "get_time"
             jsonschema.validate(json.loads(arguments), schemas[name])
+
+
+def test_tool_choice_none_writes_no_call_on_the_real_model(server):
+    client = client_for(server)
+    for seed in (1, 2):
+        reply = client.chat.completions.create(
+            model=MODEL_ID,
+            messages=ASK,
+            tools=[WEATHER, TIME],
+            tool_choice="none",
+            temperature=1.0,
+            seed=seed,
+            max_tokens=24,
+        )
+        assert not reply.choices[0].message.tool_calls
+        assert reply.choices[0].finish_reason in ("stop", "length")
