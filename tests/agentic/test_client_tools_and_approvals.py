@@ -107,3 +107,18 @@ def test_new_message_instead_of_resume_closes_the_pending_calls(make_agent):
     closing = [m for m in fed if isinstance(m, ToolResponseMessage)]
     assert closing[0].call_id == "loc" and "was not run" in closing[0].content
     assert result.output == "Fine."
+
+
+def test_another_agent_on_the_same_store_resumes_the_paused_turn(make_agent):
+    paused = make_agent(ScriptedBackend([call("get_location", "loc")]), client_tools=[LOCATION]).run("where")
+    # e.g. another worker of a web service: it knows nothing but the store
+    backend = ScriptedBackend(["You are in Lima."])
+    other = make_agent(backend, client_tools=[LOCATION])
+    with pytest.raises(ResumeError, match="no pending client-side call 'nope'"):
+        other.resume(paused.session_id, tool_responses={"nope": "x"})
+    done = other.resume(paused.session_id, tool_responses={"loc": "Lima"})
+    assert (done.turn_id, done.status, done.output) == (paused.turn_id, "completed", "You are in Lima.")
+    assert (
+        ToolResponseMessage(call_id="loc", tool_name="get_location", content="Lima")
+        in backend.requests[0].messages
+    )
