@@ -45,3 +45,66 @@ def test_a_tool_using_turn_comes_back_with_its_tool_step_and_verdicts(make_agent
         "1234 times 5678 is 7006652.",
     ]
     assert any((m.get("metadata") or {}).get("title", "").startswith("🛠️ multiply ✅") for m in reopened)
+
+
+def test_stop_cancels_the_running_turn(make_agent, serve):
+    import asyncio
+    import time
+
+    from llamasys.core_model.messages import ToolCall
+    from llamasys.tools import tool
+
+    @tool(timeout=120)
+    async def wait_for_news(topic: str) -> str:
+        """Wait until there is news on a topic.
+
+        Args:
+            topic: What to wait for.
+        """
+        await asyncio.sleep(100)
+        return "news"
+
+    agent = make_agent(
+        [ToolCall(tool_name="wait_for_news", arguments={"topic": "llamas"}), "never said"],
+        tools=[wait_for_news],
+    )
+    with serve(build_app(agent=agent)) as url:
+        client = Client(url, verbose=False)
+        try:
+            job = client.submit(
+                {"text": "Tell me when there is llama news.", "files": []}, [], api_name="/chat"
+            )
+            deadline = time.monotonic() + 60
+            while not any("Running wait_for_news" in str(o) for o in job.outputs()):
+                assert time.monotonic() < deadline, "the tool never started"
+                time.sleep(0.2)
+            client.predict(api_name="/stop")
+            chat = job.result(timeout=60)[0]
+        finally:
+            client.close()
+    assert text_of(chat[-1]) in ("⏹️ Stopped.", "⏹️ Stopped")
+    (session,) = agent.list_sessions()
+    (turn,) = agent.store.list_turns(session.session_id)
+    assert turn.status == "cancelled"
+
+
+def test_the_page_says_when_shields_are_missing_and_when_the_model_is_a_small_one():
+    from llamasys.apps.agent_factory import MissingShield
+    from llamasys.apps.config import load_settings
+    from llamasys.apps.gradio_app.app import model_note, shield_banner
+
+    missing = MissingShield(
+        shield="llama_guard",
+        model="llama-guard-3-1b",
+        command="llamasys model download llama-guard-3-1b",
+        reason="not downloaded",
+    )
+    banner = shield_banner([missing])
+    assert (
+        "**llama_guard** (`llama-guard-3-1b`)" in banner
+        and "`llamasys model download llama-guard-3-1b`" in banner
+    )
+    assert shield_banner([]) == ""
+    assert "135M parameters" in model_note(load_settings(overrides={"model": "smollm2-135m-instruct"}))
+    assert model_note(load_settings(overrides={"model": "llama3.1-8b-instruct"})) == ""
+    assert model_note(load_settings(overrides={"server_url": "http://127.0.0.1:8000/v1"})) == ""
