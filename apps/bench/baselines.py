@@ -1,8 +1,22 @@
 """The third-party baselines the engine benchmark compares against: transformers' LlamaForCausalLM on the same
-weights, and llama.cpp (llama-cpp-python) on the same GGUF file."""
+weights, and llama.cpp (llama-cpp-python) on the same GGUF file.
+
+Each baseline runs in a process of its own (`IsolatedBaseline`, which starts
+`python -m llamasys.apps.bench.baselines`): a baseline that crashes (llama.cpp built for a CPU feature
+the machine lacks dies with SIGILL), hangs or is not installed is reported in the JSON as `failed` /
+`skipped` with the reason, and our own figures stand. The transformers side is still timed run by run,
+alternating with the engine: the parent asks for one run at a time over the child's stdin/stdout.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from typing import Any
 
@@ -10,7 +24,97 @@ import torch
 
 from llamasys.core_model.checkpoints.hf import meta_state_dict_to_hf
 
-__all__ = ["TransformersRunner", "time_llama_cpp", "transformers_model"]
+__all__ = ["IsolatedBaseline", "TransformersRunner", "time_llama_cpp", "transformers_model"]
+
+_MARK = "@@llamasys-baseline "  # prefixes protocol lines: whatever else a library prints is ignored
+
+
+class IsolatedBaseline:
+    """A baseline in a child process. `report` is None while it works, else `{"failed": why}` (crash:
+    the signal or exit status and the end of its stderr; timeout) or `{"skipped": why}` (not installed).
+
+    >>> side = IsolatedBaseline({"op": "llama_cpp", ...}, timeout_s=600)   # one-shot: side.result
+    >>> side = IsolatedBaseline({"op": "transformers", ...})               # then side.run() per repeat
+    """
+
+    def __init__(self, request: dict[str, Any], *, timeout_s: float = 900.0) -> None:
+        self.timeout_s = timeout_s
+        self.report: dict[str, Any] | None = None
+        self.tokens: list[int] = []
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by close())
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "llamasys.apps.bench.baselines"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            env=env,
+        )
+        reply = self._call(request)
+        self.result: dict[str, Any] = reply or {}
+        if reply is not None and ("failed" in reply or "skipped" in reply):
+            self.report = reply
+            self.close()
+
+    @property
+    def ok(self) -> bool:
+        return self.report is None
+
+    def run(self) -> tuple[float, float] | None:
+        """One timed run (prefill seconds, decode tokens/s), or None once the child has failed."""
+        reply = self._call({"op": "run"})
+        if reply is None or "run" not in reply:
+            if reply is not None:
+                self.report = reply
+            return None
+        self.tokens = reply["tokens"]
+        return float(reply["run"][0]), float(reply["run"][1])
+
+    def _call(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        if self.report is not None:
+            return None
+        timer = threading.Timer(self.timeout_s, self._proc.kill)
+        timer.start()
+        try:
+            assert self._proc.stdin is not None and self._proc.stdout is not None
+            self._proc.stdin.write(json.dumps(message) + "\n")
+            self._proc.stdin.flush()
+            while True:
+                line = self._proc.stdout.readline()
+                if not line:
+                    raise EOFError
+                if line.startswith(_MARK):
+                    return json.loads(line[len(_MARK) :])  # type: ignore[no-any-return]
+        except (EOFError, OSError, ValueError):
+            self._died(timed_out=not timer.is_alive())
+            return None
+        finally:
+            timer.cancel()
+
+    def _died(self, *, timed_out: bool) -> None:
+        code = self._proc.wait()
+        self._stderr.seek(0)
+        tail = self._stderr.read()[-1500:]
+        if timed_out:
+            why = f"did not answer within {self.timeout_s:g} s and was stopped"
+        elif code < 0:
+            why = f"crashed with {signal.Signals(-code).name}"
+        else:
+            why = f"exited with status {code}"
+        self.report = {"failed": f"the baseline process {why}", "stderr_tail": tail}
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            try:
+                assert self._proc.stdin is not None
+                self._proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+                self._proc.stdin.flush()
+                self._proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self._proc.kill()
+                self._proc.wait()
+        self._stderr.close()
 
 
 def transformers_model(checkpoint: Any, dtype: torch.dtype, device: str | torch.device = "cpu"):
@@ -128,3 +232,51 @@ def time_llama_cpp(
         "decode_tok_s_runs": [round(r[1], 2) for r in runs],
         "tokens": runs[0][2],
     }
+
+
+def _serve() -> None:
+    """The child side: requests as JSON lines on stdin, replies as marked JSON lines on stdout."""
+    from llamasys.apps.bench.timing import rss_mb
+
+    out = sys.stdout
+    sys.stdout = sys.stderr  # anything a library prints stays out of the protocol
+
+    def reply(value: dict[str, Any]) -> None:
+        out.write(_MARK + json.dumps(value) + "\n")
+        out.flush()
+
+    runner: TransformersRunner | None = None
+    for line in sys.stdin:
+        request = json.loads(line)
+        op = request.get("op")
+        if op == "quit":
+            return
+        try:
+            if request.get("threads"):
+                torch.set_num_threads(int(request["threads"]))
+            if op == "llama_cpp":
+                reply(time_llama_cpp(**request["args"]))
+            elif op == "transformers":
+                try:
+                    import transformers  # noqa: F401
+                except ImportError:
+                    reply({"skipped": "transformers is not installed (pip install transformers)"})
+                    continue
+                from llamasys.core_model.checkpoints import read_checkpoint
+
+                before = rss_mb()
+                dtype = getattr(torch, request["dtype"])
+                model = transformers_model(read_checkpoint(request["model"]), dtype, request["device"])
+                runner = TransformersRunner(model, request["prompt"], request["new_tokens"], request["batch"])
+                reply({"ready": True, "rss_growth_mb": round(rss_mb() - before, 1)})
+            elif op == "run" and runner is not None:
+                prefill_s, decode = runner.run()
+                reply({"run": [prefill_s, decode], "tokens": runner.tokens})
+            else:
+                reply({"failed": f"unknown request {op!r}"})
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which carries on
+            reply({"failed": f"{type(exc).__name__}: {exc}"})
+
+
+if __name__ == "__main__":
+    _serve()

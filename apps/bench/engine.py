@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from llamasys.apps.bench.baselines import TransformersRunner, time_llama_cpp, transformers_model
+from llamasys.apps.bench.baselines import IsolatedBaseline
 from llamasys.apps.bench.timing import copy_bandwidth, peak_rss_mb, read_bandwidth, rss_mb
 
 __all__ = ["run_engine_benchmark"]
@@ -165,21 +165,40 @@ def run_engine_benchmark(
             "build_s": round(build_s, 2),
         }
     }
-    if baseline:
-        rss_before = rss_mb()
-        hf_model = transformers_model(checkpoint, dtype, device)
-        sides["transformers"] = {
-            "dtype": str(dtype).removeprefix("torch."),
-            "rss_growth_mb": round(rss_mb() - rss_before, 1),
-        }
-        runners["transformers"] = TransformersRunner(hf_model, ids, new_tokens, batch)
+    hf_side: IsolatedBaseline | None = None
+    if baseline:  # in a process of its own: its crash or absence is reported, never fatal to ours
+        hf_side = IsolatedBaseline(
+            {
+                "op": "transformers",
+                "model": model,
+                "dtype": str(dtype).removeprefix("torch."),
+                "device": device,
+                "prompt": ids,
+                "new_tokens": new_tokens,
+                "batch": batch,
+                "threads": torch.get_num_threads(),
+            }
+        )
+        sides["transformers"] = {"dtype": str(dtype).removeprefix("torch.")}
+        if hf_side.ok:
+            sides["transformers"]["rss_growth_mb"] = hf_side.result.get("rss_growth_mb")
+            runners["transformers"] = hf_side
     # Alternate the two sides run by run, so a burst of load elsewhere hits both alike; keep the best.
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
     for _ in range(repeats):
-        for name, runner in runners.items():
-            runs[name].append(runner.run())
+        for name, runner in list(runners.items()):
+            timed = runner.run()
+            if timed is None:  # the baseline's process failed: report why, keep our figures
+                del runners[name]
+                continue
+            runs[name].append(timed)
     for name in runners:
         sides[name] = _summary(runs[name], batch * len(ids)) | sides.get(name, {})
+    if hf_side is not None:
+        if not hf_side.ok:
+            sides["transformers"] |= hf_side.report or {}
+        hf_side.close()
+    baseline_ran = "transformers" in runners
     ours = sides["engine"]
     ours["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if device == "cuda":
@@ -221,7 +240,7 @@ def run_engine_benchmark(
         ratios["decode_vs_pytorch_step"] = round(
             ours["decode_tok_s"] / sides["engine_pytorch_step"]["decode_tok_s"], 3
         )
-    if baseline:
+    if baseline_ran:
         theirs = sides["transformers"]
         ratios["decode_vs_transformers"] = round(ours["decode_tok_s"] / theirs["decode_tok_s"], 3)
         ratios["prefill_vs_transformers"] = round(ours["prefill_tok_s"] / theirs["prefill_tok_s"], 3)
@@ -229,7 +248,16 @@ def run_engine_benchmark(
             runners["engine"].tokens, runners["transformers"].tokens
         )
     if checkpoint.format == "gguf" and llama_cpp and batch == 1:
-        timed = time_llama_cpp(str(checkpoint.path), ids, new_tokens, torch.get_num_threads(), repeats)
+        llama_cpp_args = {
+            "gguf_path": str(checkpoint.path),
+            "prompt": ids,
+            "new_tokens": new_tokens,
+            "threads": torch.get_num_threads(),
+            "repeats": repeats,
+        }
+        side = IsolatedBaseline({"op": "llama_cpp", "args": llama_cpp_args})
+        timed = side.report or side.result
+        side.close()
         if "decode_tok_s" in timed:
             ratios["decode_vs_llama_cpp"] = round(ours["decode_tok_s"] / timed["decode_tok_s"], 3)
             timed["greedy_tokens_equal_to_engine"] = _common_prefix(

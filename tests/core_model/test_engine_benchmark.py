@@ -4,8 +4,7 @@ internal consistency (figures themselves are for `llamasys bench engine`, not fo
 from __future__ import annotations
 
 import json
-import sys
-from types import SimpleNamespace
+import os
 
 import pytest
 import torch
@@ -58,41 +57,77 @@ def test_batched_report_sums_the_rows(tmp_path):
     assert report["roofline"]["decode_tok_s_bound"] > 2 * one["roofline"]["decode_tok_s_bound"]
 
 
-class _FakeLlama:
-    """Stands in for llama_cpp.Llama (not installable here without a source build): records what the
-    benchmark asks for and yields a fixed token stream."""
-
-    calls: list = []
-
+# llama-cpp-python is not installable here without a source build: a stand-in module on the baseline
+# process's PYTHONPATH records what the benchmark asks for (into a file) and yields a fixed token stream.
+_FAKE_LLAMA_CPP = """
+import json, os
+__version__ = "fake"
+def _log(*call):
+    with open(os.environ["FAKE_LLAMA_CPP_LOG"], "a") as f:
+        f.write(json.dumps(call) + "\\n")
+class Llama:
     def __init__(self, model_path, n_threads, n_ctx, verbose):
-        _FakeLlama.calls.append(("init", model_path, n_threads, n_ctx))
-
+        _log("init", model_path, n_threads, n_ctx)
     def reset(self):
-        _FakeLlama.calls.append(("reset",))
-
+        _log("reset")
     def generate(self, tokens, temp, top_k, reset):
-        _FakeLlama.calls.append(("generate", list(tokens), temp, top_k))
+        _log("generate", list(tokens), temp, top_k)
         while True:
             yield 7
+"""
+_SIGILL_ON_IMPORT = "import os, signal\nos.kill(os.getpid(), signal.SIGILL)\n"
+
+
+def _on_baseline_path(monkeypatch, folder, modules: dict[str, str]) -> None:
+    """Put modules on the PYTHONPATH of the baseline processes (this process has already imported)."""
+    folder.mkdir(exist_ok=True)
+    for name, source in modules.items():
+        (folder / f"{name}.py").write_text(source)
+    monkeypatch.setenv("PYTHONPATH", f"{folder}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
 
 def test_llama_cpp_runs_on_the_same_gguf_and_prompt(tmp_path, monkeypatch):
     args = tiny_args()
     path = write_gguf_checkpoint(tmp_path / "m.gguf", args, random_meta_state_dict(args, seed=1))
-    monkeypatch.setitem(sys.modules, "llama_cpp", SimpleNamespace(Llama=_FakeLlama, __version__="fake"))
-    _FakeLlama.calls = []
+    _on_baseline_path(monkeypatch, tmp_path / "fake", {"llama_cpp": _FAKE_LLAMA_CPP})
+    monkeypatch.setenv("FAKE_LLAMA_CPP_LOG", str(tmp_path / "calls.jsonl"))
     report = run_engine_benchmark(str(path), new_tokens=5, prompt_tokens=8, repeats=2, baseline=False)
     timed = report["llama_cpp"]
     assert timed["version"] == "fake" and len(timed["decode_tok_s_runs"]) == 2
     # the ratio is ours over llama.cpp's, whatever the machine's load makes of either
     expected = round(report["engine"]["decode_tok_s"] / timed["decode_tok_s"], 3)
     assert report["ratios"]["decode_vs_llama_cpp"] == expected
-    init, *rest = _FakeLlama.calls
+    init, *rest = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
     assert init[1] == str(path) and init[3] >= 8 + 5
     generates = [c for c in rest if c[0] == "generate"]
     assert len(generates) == 3 and all(len(c[1]) == 8 and c[2] == 0.0 for c in generates)  # warm-up + 2
-    assert rest.count(("reset",)) == 3  # every run prefills the whole prompt
+    assert rest.count(["reset"]) == 3  # every run prefills the whole prompt
     assert 0 <= timed["greedy_tokens_equal_to_engine"] <= 5 and "tokens" not in timed
+
+
+def test_a_baseline_that_crashes_is_reported_not_fatal(tmp_path, monkeypatch):
+    """The reported case: llama.cpp built from source dies with SIGILL on an AMX CPU. Both baselines
+    crash here (a module that kills its process with SIGILL on import); our figures stand."""
+    args = tiny_args()
+    path = write_gguf_checkpoint(tmp_path / "m.gguf", args, random_meta_state_dict(args, seed=1))
+    _on_baseline_path(
+        monkeypatch, tmp_path / "crash", {"llama_cpp": _SIGILL_ON_IMPORT, "transformers": _SIGILL_ON_IMPORT}
+    )
+    report = run_engine_benchmark(str(path), dtype=torch.float32, new_tokens=4, prompt_tokens=8, repeats=1)
+    assert json.loads(json.dumps(report)) == report
+    assert report["engine"]["decode_tok_s"] > 0
+    for side in ("llama_cpp", "transformers"):
+        assert report[side]["failed"] == "the baseline process crashed with SIGILL", report[side]
+    assert "decode_vs_llama_cpp" not in report["ratios"] and "decode_vs_transformers" not in report["ratios"]
+    assert "greedy_tokens_equal_to_transformers" not in report
+
+
+def test_an_absent_baseline_is_reported_as_skipped(tmp_path):
+    args = tiny_args()
+    path = write_gguf_checkpoint(tmp_path / "m.gguf", args, random_meta_state_dict(args, seed=1))
+    report = run_engine_benchmark(str(path), new_tokens=4, prompt_tokens=8, repeats=1, baseline=False)
+    assert report["llama_cpp"]["skipped"].startswith("llama-cpp-python is not installed")
+    assert report["engine"]["decode_tok_s"] > 0
 
 
 def test_int8_report_counts_quantized_bytes(tmp_path):
