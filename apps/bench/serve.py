@@ -36,7 +36,9 @@ from typing import Any
 
 import typer
 
-__all__ = ["bench_serve", "run_serve_benchmark"]
+__all__ = ["SECTIONS", "bench_serve", "run_serve_benchmark"]
+
+SECTIONS = ("concurrency", "agent", "llama_cpp", "contention")
 
 
 def _load() -> list[float]:
@@ -334,9 +336,15 @@ def run_serve_benchmark(
     contention_section: bool = True,
     llama_cpp: bool = True,
     seed: int = 0,
+    sections: tuple[str, ...] = SECTIONS,
 ) -> dict[str, Any]:
     """The whole report (see the module docstring). With `contention` > 0 the whole run happens beside
-    that many busy-looping processes; the contention section always compares idle with busy."""
+    that many busy-looping processes; the contention section always compares idle with busy. `sections`:
+    which of "concurrency", "agent", "llama_cpp", "contention" to run; each one's result is also printed
+    to stderr as it completes (a run cut short keeps what it measured)."""
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown sections {sorted(unknown)}: choose from {', '.join(SECTIONS)}")
     import torch
 
     from llamasys.core_model import load_model
@@ -354,9 +362,13 @@ def run_serve_benchmark(
         "c_step" if engine.cpu_step is not None else ("cuda" if engine.device.type == "cuda" else "pytorch")
     )
     with _busy_processes(contention):
-        report["concurrency"] = _concurrency(engine, list(streams), new_tokens, prompt_tokens, seed)
-        report["agent"] = _agent(engine, agent_prompt, agent_step, 8, seed)
-        if llama_cpp:
+        if "concurrency" in sections:
+            report["concurrency"] = _concurrency(engine, list(streams), new_tokens, prompt_tokens, seed)
+            _progress("concurrency: " + json.dumps(report["concurrency"]))
+        if "agent" in sections:
+            report["agent"] = _agent(engine, agent_prompt, agent_step, 8, seed)
+            _progress("agent: " + json.dumps(report["agent"]))
+        if llama_cpp and "llama_cpp" in sections:
             _progress("llama.cpp's server")
             gguf = str(engine.source) if engine.source and str(engine.source).endswith(".gguf") else None
             report["llama_cpp"] = _llama_cpp_server(gguf, 4, new_tokens, torch.get_num_threads())
@@ -364,12 +376,13 @@ def run_serve_benchmark(
             report["llama_cpp"] = {"available": False, "reason": "--no-llama-cpp"}
     engine.serve().shutdown()
     del engine
-    if contention_section:
+    if contention_section and "contention" in sections:
         report["contention_decode"] = _contention(model, quantization, contention, new_tokens, cap_s=20.0)
-    four = next((r for r in report["concurrency"] if r["streams"] == 4), None)
+        _progress("contention: " + json.dumps(report["contention_decode"]))
+    four = next((r for r in report.get("concurrency", []) if r["streams"] == 4), None)
     report["targets"] = {
         "decode_4_streams_vs_one_at_a_time": four["speedup"] if four else None,
-        "ttft_steps_2_5_with_vs_without_reuse": report["agent"]["ttft_steps_2_5_ratio"],
+        "ttft_steps_2_5_with_vs_without_reuse": report.get("agent", {}).get("ttft_steps_2_5_ratio"),
         "contention_kept_c_step": report.get("contention_decode", {}).get("c_step", {}).get("kept_adaptive"),
         "contention_kept_pytorch": report.get("contention_decode", {})
         .get("pytorch", {})
@@ -390,6 +403,7 @@ def bench_serve(
     contention: int = typer.Option(0, min=0, help="Busy-looping processes running beside the whole run."),
     no_contention_section: bool = typer.Option(False, "--no-contention-section", help="Skip idle-vs-busy."),
     no_llama_cpp: bool = typer.Option(False, "--no-llama-cpp", help="Skip llama.cpp's server."),
+    only: str = typer.Option(",".join(SECTIONS), help="Sections to run, comma-separated."),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON report."),
 ) -> None:
     """The serving engine under load: N concurrent streams, prefix reuse over an agent's steps, llama.cpp's
@@ -411,6 +425,7 @@ def bench_serve(
         contention=contention,
         contention_section=not no_contention_section,
         llama_cpp=not no_llama_cpp,
+        sections=tuple(x.strip() for x in only.split(",") if x.strip()),
     )
     if not as_json:
         t = report["targets"]
