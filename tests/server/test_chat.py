@@ -13,6 +13,8 @@ import pytest
 from openai_schema import validate
 from server_fixtures import MODEL_ID
 
+from llamasys.core_model.messages import UserMessage
+
 QUESTION = [{"role": "user", "content": "Say something about the weather."}]
 
 
@@ -53,13 +55,7 @@ def test_greedy_completion_and_usage(server):
     again = create_raw(client, messages=QUESTION, temperature=0, max_tokens=12)
     assert again["choices"][0]["message"]["content"] == choice["message"]["content"]
     # the model's own encoding of the same conversation
-    prompt = server.engine.chat_format.encode_dialog_prompt(
-        [
-            __import__("llamasys.core_model.messages", fromlist=["UserMessage"]).UserMessage(
-                content=QUESTION[0]["content"]
-            )
-        ]
-    )
+    prompt = server.engine.chat_format.encode_dialog_prompt([UserMessage(content=QUESTION[0]["content"])])
     assert usage["prompt_tokens"] == len(prompt)
 
 

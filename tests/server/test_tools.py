@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import jsonschema
 import openai
@@ -151,10 +152,10 @@ def test_full_queue_answers_429(scripted):
     try:
         for t in threads:
             t.start()
-        deadline = __import__("time").monotonic() + 30
+        deadline = time.monotonic() + 30
         while scripted.health()["requests"].get("running", 0) < 2:
-            assert __import__("time").monotonic() < deadline, "the two requests never started"
-            __import__("time").sleep(0.02)
+            assert time.monotonic() < deadline, "the two requests never started"
+            time.sleep(0.02)
         with pytest.raises(openai.RateLimitError) as info:
             client.chat.completions.create(model=MODEL_ID, messages=ASK, max_tokens=8)
         validate(info.value.response.json(), "ErrorResponse")
@@ -272,3 +273,22 @@ def test_tool_choice_none_writes_no_call_on_the_real_model(server):
         )
         assert not reply.choices[0].message.tool_calls
         assert reply.choices[0].finish_reason in ("stop", "length")
+
+
+def test_client_gone_before_a_non_streamed_reply_cancels_it(scripted):
+    engine = scripted.engine
+    engine.gate.clear()  # the scripted reply holds before its first token
+    engine.reply_with("never read<|eot_id|>")
+    before = scripted.health()["requests"]["cancelled"]
+    client = openai.OpenAI(base_url=scripted.base_url, api_key="unused", max_retries=0, timeout=1.0)
+    try:
+        with pytest.raises(openai.APITimeoutError):
+            client.chat.completions.create(model=MODEL_ID, messages=ASK, max_tokens=8)
+        deadline = time.monotonic() + 30
+        while scripted.health()["requests"]["cancelled"] == before:
+            assert time.monotonic() < deadline, "the server never noticed the client had gone"
+            time.sleep(0.05)
+    finally:
+        engine.gate.set()
+    reply = client_for(scripted).chat.completions.create(model=MODEL_ID, messages=ASK, max_tokens=2)
+    assert reply.choices
