@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from llamasys.core_model.errors import SequenceTooLongError
+from llamasys.core_model.errors import ModelError, SequenceTooLongError
 from llamasys.core_model.messages import (
     AssistantMessage,
     Message,
@@ -331,6 +331,10 @@ class ChatService:
             raise APIError(413, str(exc), param="messages", code="context_length_exceeded") from None
         except ValueError as exc:  # a constraint the grammar engine cannot compile, a bad token id
             raise APIError(400, str(exc), code="invalid_request") from None
+        except ModelError as exc:  # the engine's scheduler is shut down or failed
+            raise APIError(
+                503, f"the engine cannot take requests: {exc}", code="engine_unavailable"
+            ) from None
 
     # -- engine -> OpenAI ----------------------------------------------------------------------
 

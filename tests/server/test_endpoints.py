@@ -171,3 +171,22 @@ def test_output_shield_replaces_a_blocked_answer(tiny_engine, guard_dir, tmp_pat
     finally:
         stop()
     assert (text, finish) == (refusal, "content_filter")
+
+
+def test_engine_that_cannot_take_requests_is_503(tiny_checkpoint, tmp_path):
+    import torch
+
+    from llamasys.core_model import load_model
+
+    engine = load_model(str(tiny_checkpoint), dtype=torch.float32, max_seq_len=256, max_batch_size=1)
+    srv, stop = start_server(create_app(settings_for(tmp_path), engine=engine), engine)
+    try:
+        engine.serve().shutdown()  # what the server holds is now closed
+        with pytest.raises(openai.APIStatusError) as info:
+            client_for(srv).chat.completions.create(
+                model=MODEL_ID, messages=[{"role": "user", "content": "hi"}], max_tokens=2
+            )
+    finally:
+        stop()
+    assert info.value.status_code == 503
+    validate(info.value.response.json(), "ErrorResponse")
