@@ -626,10 +626,12 @@ class ThreadChooser:
     On an idle machine all cores win; but when another process takes a core, the OS deschedules one of
     our threads and the others spin at every barrier until it runs again — measured on a 2-core machine
     with other work running, two threads decoded SmolLM2 10-40x slower than one. No fixed setting is
-    right for both, so the scheduler measures: per kind of call ("decode" by rows, "prefill" by chunk
-    length bucket) it keeps a moving average of seconds per row or token for every candidate count (all
-    threads, half, one), runs the best one, and every `explore_every` calls tries another, so it moves
-    back to all threads once the other work stops. OpenMP's own wait policy stays libgomp's default
+    right for both, so the scheduler measures: for decode steps (by rows) it keeps a moving average of
+    seconds per row for every candidate count (all threads, half, one), runs the best one, and every
+    `explore_every` calls tries another, so it moves back to all threads once the other work stops.
+    Prefill chunks are long and few, so exploring on them is expensive (one chunk on the wrong count can
+    cost seconds under contention): they run on the count decode currently finds best (all threads
+    before any decode step), and their timings are only recorded for `ServingStats`. OpenMP's own wait policy stays libgomp's default
     (spin, then sleep): a passive policy would add a futex wake-up to each of those barriers on an idle
     machine, and without a second thread there is no barrier to wait at. `most` <= 1 turns it off."""
 
@@ -643,16 +645,20 @@ class ThreadChooser:
         self.estimates: dict[tuple[str, int, int], float] = {}  # (kind, bucket, threads) -> s per unit
         self.calls = 0
         self.last = 0
+        self.decode_best: int | None = None
 
     def choose(self, kind: str, bucket: int) -> int:
         if len(self.candidates) == 1:
             return self.most
+        if kind == "prefill":
+            return self.decode_best if self.decode_best is not None else self.most
         self.calls += 1
         known = {t: self.estimates.get((kind, bucket, t)) for t in self.candidates}
         for t, estimate in known.items():
             if estimate is None:
                 return t  # measure every candidate once
         best = min(known, key=lambda t: known[t])
+        self.decode_best = best
         if self.calls % self.explore_every == 0:
             others = [t for t in self.candidates if t != best]
             return others[(self.calls // self.explore_every) % len(others)]

@@ -355,6 +355,10 @@ def test_thread_chooser_follows_the_faster_count_and_comes_back():
         chooser.record("decode", 1, 2, 0.004)
     assert chooser.choose("decode", 1) == 2 or chooser.choose("decode", 1) == 2
     assert chooser.choose("decode", 2) == 2  # another batch size is measured on its own
+    chooser.record("decode", 1, 2, 0.050)
+    chooser.record("decode", 1, 2, 0.050)
+    chooser.choose("decode", 1)
+    assert chooser.decode_best == 1 and chooser.choose("prefill", 256) == 1  # prefill follows decode
     assert ThreadChooser(4).candidates == [4, 2, 1]
     assert ThreadChooser(1).candidates == [1] and ThreadChooser(8, fixed=True).candidates == [8]
 
