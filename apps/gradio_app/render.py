@@ -215,6 +215,9 @@ class TurnView:
             self._pending_calls = {
                 _get(c, "call_id"): (_get(c, "tool_name"), _get(c, "arguments") or {}) for c in calls
             }
+        elif _get(step, "tools_offered", False) and not _get(step, "error"):
+            # Honest about small models that "compute" in their head: no tool ran for this answer.
+            box["metadata"]["title"] = "🧠 Model: answer, without calling a tool"
         else:
             box["metadata"]["title"] = "🧠 Model: answer"
         for problem in _get(response, "parse_errors") or []:
