@@ -15,8 +15,9 @@ params = SamplingParams(max_tokens=64, constraint=c)
 
 `tool_choice`:
 
-- `"required"`: the reply is one call of an offered tool (several where the syntax allows a list:
-  `python_list`, `function_tag`, the template models' `<tool_call>` blocks), nothing else.
+- `"required"`: the reply is one call of an offered tool, nothing else (several with
+  `parallel_tool_calls=True` where the syntax allows: `python_list` (its default), `function_tag`, the template
+  models' `<tool_call>` blocks).
 - a tool's name: the same, restricted to that tool.
 - `"auto"`: lazy. Free text until the model starts a call (its trigger), then a valid call: `<|python_tag|>`
   (Llama 3.1 json, built-ins, code), `<function=` (Llama `function_tag`), a leading `[` (Llama 3.2
@@ -214,6 +215,7 @@ def llama3_reply_grammar(
     tools: Sequence[ToolDefinition],
     tool_choice: str = "auto",
     tool_prompt_format: ToolPromptFormat = "json",
+    parallel_tool_calls: bool | None = None,
 ) -> str | None:
     """The Lark grammar of a Llama 3.1 / 3.2 reply (see the module docstring); None: unconstrained."""
     check_tool_prompt_format(tool_prompt_format)
@@ -245,10 +247,11 @@ def llama3_reply_grammar(
         starts.append(f"<|python_tag|> {body}")
     if untagged and tool_prompt_format == "python_list":
         one = g.rule(" | ".join(untagged), "py_one")
-        starts.append(g.rule(f'"[" {one} ("," " " {one})* "]"', "py_list"))
+        several = f'("," " " {one})*' if parallel_tool_calls is not False else ""
+        starts.append(g.rule(f'"[" {one} {several} "]"', "py_list"))
     elif untagged:  # function_tag: one or more tags, back to back
         one = g.rule(" | ".join(untagged), "tag_one")
-        starts.append(g.rule(f"{one}+", "tag_calls"))
+        starts.append(g.rule(f"{one}+" if parallel_tool_calls else one, "tag_calls"))
     if tool_choice != "auto":
         return g.source(" | ".join(starts))
     # auto: free text, or (free text then) a tagged call, or a call list / tags from the start
@@ -262,7 +265,8 @@ def llama3_reply_grammar(
         g.rules.append(f"FREE_TAG: /{_ANY}*/ & {_NOT_CALL_START} & {_NOT_BUILTIN_START}")
         rests = [_strip_function_head(rule, g) for rule in untagged]
         rest = g.rule(" | ".join(rests), "tag_rest")
-        alternatives.append(g.rule(f"fn_trig {rest} {starts[-1]}?", "tag_auto"))
+        tail = f"{starts[-1]}?" if parallel_tool_calls else ""
+        alternatives.append(g.rule(f"fn_trig {rest} {tail}", "tag_auto"))
     return g.source(" | ".join(alternatives))
 
 
@@ -279,7 +283,9 @@ def _strip_function_head(rule: str, g: _Grammar) -> str:
 # ------------------------------------------------------------------------------------------ templates
 
 
-def template_reply_grammar(tools: Sequence[ToolDefinition], tool_choice: str = "auto") -> str | None:
+def template_reply_grammar(
+    tools: Sequence[ToolDefinition], tool_choice: str = "auto", parallel_tool_calls: bool | None = None
+) -> str | None:
     """The Lark grammar of a template model's reply (`<tool_call>` blocks); None: unconstrained."""
     check_tool_choice(tool_choice, tools)
     if not tools and tool_choice == "auto":
@@ -297,12 +303,12 @@ def template_reply_grammar(tools: Sequence[ToolDefinition], tool_choice: str = "
         )
     body = g.rule(" | ".join(bodies), "tc_one")
     block = g.rule(f'"<tool_call>" {body} "</tool_call>"', "tc_block")
-    more = g.rule(f'("\\n" {block})*', "tc_more")
+    more = " " + g.rule(f'("\\n" {block})*', "tc_more") if parallel_tool_calls else ""
     if tool_choice != "auto":
-        return g.source(f"{block} {more}")
+        return g.source(f"{block}{more}")
     g.rules.append('tc_trig[lazy]: FREE_TC "<tool_call>"')
     g.rules.append(f"FREE_TC: /{_ANY}*/ & {_NOT_CALL_START}")
-    return g.source(f'FREE | tc_trig {body} "</tool_call>" {more}')
+    return g.source(f'FREE | tc_trig {body} "</tool_call>"{more}')
 
 
 # ------------------------------------------------------------------------------------------ entry point
@@ -314,21 +320,25 @@ def reply_constraint(
     tool_choice: str = "auto",
     *,
     tool_prompt_format: ToolPromptFormat = "json",
+    parallel_tool_calls: bool | None = None,
 ) -> GrammarConstraint | None:
     """The constraint for the reply to a prompt built by `chat_format.encode_dialog_prompt(messages, tools=,
     tool_choice=, tool_prompt_format=)` with the same arguments; put it in `SamplingParams.constraint`.
 
     chat_format: a `ChatFormat` (its family is read from its type) or "llama3" / "template". Returns None when
-    the reply is unconstrained (tool_choice "auto" with no tools). Raises `ChatFormatError` for a bad
+    the reply is unconstrained (tool_choice "auto" with no tools). `parallel_tool_calls` (OpenAI's name):
+    True = one or more calls where the syntax can hold several, False = exactly one; None = the syntax's own
+    habit: a `python_list` is a list (several), every other syntax one call (a small model given the choice
+    tends to repeat its call until the budget runs out). Raises `ChatFormatError` for a bad
     tool_choice or tool_prompt_format, and for names `python_list` cannot write.
     """
     family = _family(chat_format)
     tools = list(tools)
     if family == "llama3":
-        grammar = llama3_reply_grammar(tools, tool_choice, tool_prompt_format)
+        grammar = llama3_reply_grammar(tools, tool_choice, tool_prompt_format, parallel_tool_calls)
         what = f"Llama 3 {tool_prompt_format} reply, tool_choice={tool_choice!r}"
     else:
-        grammar = template_reply_grammar(tools, tool_choice)
+        grammar = template_reply_grammar(tools, tool_choice, parallel_tool_calls)
         what = f"<tool_call> reply, tool_choice={tool_choice!r}"
     if grammar is None:
         return None

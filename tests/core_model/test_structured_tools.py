@@ -444,3 +444,15 @@ def test_llama_guard_verdict_grammar_always_parses(engine, seed):
     assert parsed.safe is not None, c.text
     assert parsed.unknown_codes == [] and set(parsed.codes) <= set(CATEGORIES_1B)
     assert parsed.safe == (c.text == "safe")
+
+
+def test_parallel_tool_calls_allows_several_calls_only_when_asked(formats):
+    chat = formats["template"]
+    first = '<tool_call>\n{"name": "list_files", "arguments": {}}\n</tool_call>'
+    several = chat.reply_constraint(TOOLS, "required", parallel_tool_calls=True)
+    ids = walk(chat, several, first + "\n<tool_call>", seed=1)
+    message = chat.decode_assistant_message(ids, stop_reason(chat, ids))
+    check_calls(message, TOOLS, "required")
+    assert len(message.tool_calls) >= 2 and message.tool_calls[0].tool_name == "list_files"
+    one = RowConstraint.start(chat.reply_constraint(TOOLS, "required"), chat.tokenizer)
+    assert not all(one.accept(t) for t in chat.tokenizer.encode(first + "\n<tool_call>"))
