@@ -78,6 +78,7 @@ def spans_of(text: str, pieces: list[str]) -> list[tuple[int, int]]:
         ("a.b", ["a", ".", "b"], 1, False),  # punctuation is not inside a word
         ("a.b", ["a", ".", "b"], 2, False),
         ("ab9", ["ab", "9"], 1, True),  # digits are word characters
+        ("ab", ["a", "b"], 1, True),  # the first token is one character long
         ("x", ["x", ""], 1, False),  # an empty token at the end of the text
     ],
 )
@@ -104,6 +105,8 @@ def test_continues_word(text: str, pieces: list[str], i: int, expected: bool) ->
         ("a b\n\nc", ["a", "b", "c"], 1, True),
         ("x. y z", ["x", ".", "y", "z"], 2, False),  # the gap ends at the next token, not the text's end
         ("v1.2 ok", ["v1", ".", "2", "ok"], 1, False),
+        ("Hi. There", ["Hi.", "There"], 0, True),  # a token that ends with the stop
+        ("a.b\n\n", ["a", ".", "b"], 1, False),  # the blank line after the next token is not this gap
     ],
 )
 def test_ends_sentence(text: str, pieces: list[str], i: int, expected: bool) -> None:
