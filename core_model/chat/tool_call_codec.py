@@ -26,7 +26,11 @@ a python list), JSON or Python-literal arguments (`true`/`false`/`null` and `Tru
 OpenAI-style `{"type": "function", "function": {"name", "arguments"}}` and `"arguments"` given as a JSON
 string. Text that looks like a tool call but does not parse (truncated JSON, an argument such as `x=foo` that
 is not a JSON value) comes back as plain text plus an entry in `errors`; nothing here raises on model output.
-If one call of several is broken, none is returned: a partial plan is not executed.
+If one call of several is broken, none is returned: a partial plan is not executed. Call-shaped text that
+follows prose and runs to the end (`I will check. [get_weather(location="Dublin")]`, a JSON call after a
+sentence) is a call, the prose its content, or an error when it does not parse; call-shaped words inside
+prose stay prose. After `<|python_tag|>`, a list display opening with a call (`[f("x")]`) is a failed call,
+never code for the interpreter.
 """
 
 from __future__ import annotations
@@ -587,6 +591,32 @@ def _parse_untagged(text: str) -> DecodedCompletion:
             # Complete JSON that is not call-shaped (`{"name": "Bob", "age": 3}`) is an answer, not a failed call.
             if _looks_like_call(stripped) and not _is_complete_json(stripped):
                 return DecodedCompletion(text, [], [f"tool call {_snippet(stripped)}: {exc}"])
+        return DecodedCompletion(text)
+    return _trailing_call(text)
+
+
+# Where a call may start after prose: after a sentence's end or a colon, or at the start of a line.
+_AFTER_PROSE = re.compile(
+    r"(?:(?<=[.!?:])[ \t]+|\n\s*)(?=\[\s*[A-Za-z_]\w*\s*\(|\{\s*" + _CALL_KEY + r"|[A-Za-z_]\w*\.call\s*\()"
+)
+
+
+def _trailing_call(text: str) -> DecodedCompletion:
+    """Prose followed by call-shaped text running to the end (`I will check. [get_weather(city="X")]`):
+    the calls, with the prose as content; when the call-shaped text does not parse, the text unchanged
+    and the reason in `errors`. Call-shaped text inside the prose (followed by more prose) stays prose."""
+    for match in _AFTER_PROSE.finditer(text):
+        tail = text[match.end() :].strip()
+        try:
+            calls = _parse_call_sequence(tail)
+        except _CallArgumentError as exc:
+            return DecodedCompletion(text, [], [f"tool call after text {_snippet(tail)}: {exc}"])
+        except _CallSyntaxError as exc:
+            at_end = _match_bracket(tail, 0) in (-1, len(tail)) if tail[:1] in "[{" else "\n" not in tail
+            if at_end and _looks_like_call(tail) and not _is_complete_json(tail):
+                return DecodedCompletion(text, [], [f"tool call after text {_snippet(tail)}: {exc}"])
+            continue
+        return DecodedCompletion(text[: match.start()].strip(), calls)
     return DecodedCompletion(text)
 
 
@@ -608,9 +638,24 @@ def _parse_tagged_body(body: str) -> list[ToolCall]:
     except _CallSyntaxError:
         if stripped[0] == "{" or stripped.startswith("<function="):
             raise
-        if _looks_like_call(stripped) and not _is_valid_python(stripped):
-            raise
+        if _looks_like_call(stripped) and (not _is_valid_python(stripped) or _is_list_of_calls(stripped)):
+            raise  # a malformed call list (`[f("x")]`) is a failed call, not code for the interpreter
     return [ToolCall(tool_name=CODE_INTERPRETER, arguments={"code": body})]
+
+
+def _is_list_of_calls(text: str) -> bool:
+    """`[f(...), ...]` as a whole: a list display opening with a plain call, which code would never be alone
+    (a comprehension `[f(x) for x in y]` is code)."""
+    try:
+        node = ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError):
+        return False
+    return (
+        isinstance(node, ast.List)
+        and bool(node.elts)
+        and isinstance(node.elts[0], ast.Call)
+        and isinstance(node.elts[0].func, ast.Name)
+    )
 
 
 def parse_llama3_completion(prefix: str, tagged_bodies: Sequence[str] = ()) -> DecodedCompletion:
@@ -650,10 +695,9 @@ def parse_tagged_json_completion(text: str) -> DecodedCompletion:
     stopped right after the JSON) is accepted. A bare JSON call with no tags is accepted too.
     """
     if _TOOL_CALL_OPEN not in text:
-        stripped = text.strip()
-        if stripped[:1] in ("{", "["):
+        if text.strip()[:1] in ("{", "["):
             return _parse_untagged(text)
-        return DecodedCompletion(text)
+        return _trailing_call(text)  # a bare call after prose
     calls: list[ToolCall] = []
     pieces: list[str] = []
     pos = 0
