@@ -430,8 +430,8 @@ class AsyncEngine:
             slots = self._slots[: rows if rows is not None else len(self._slots)]
             if any(s.request is not None for s in slots):
                 raise ModelError(
-                    "Engine.forward writes cache rows that the serving engine is using for requests in "
-                    "flight: call it when no request runs, or use submit()"
+                    "the serving engine is using these cache rows for requests in flight: wait until "
+                    "no request runs (Engine.forward included), or use submit()"
                 )
             for slot in slots:
                 slot.cached = []

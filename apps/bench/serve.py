@@ -192,6 +192,8 @@ def _decode_rate(server: Any, prompt: list[int], params: Any, threads: int, cap_
         if time.perf_counter() - start > cap_s:  # a starved configuration: enough to say how slow
             request.cancel()
             break
+    while server.stats().active:  # a cancelled request leaves its slot at the next step
+        time.sleep(0.01)
     rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
     return {
         "decode_tok_s": round(rate, 2),
