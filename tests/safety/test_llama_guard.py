@@ -169,6 +169,22 @@ def test_s14_is_unknown_to_a_1b_parse():
     assert parse_guard_output("unsafe\nS14", known=CATEGORIES_1B).unknown_codes == ["S14"]
 
 
+@pytest.mark.parametrize(
+    "reply",
+    ["unsafe\nS1", "unsafe\nS1: Violent Crimes.", "unsafe\nViolent Crimes", "unsafe\n- s01 (violent crimes)"],
+)
+async def test_an_excluded_category_is_allowed_however_the_model_names_it(reply):
+    """Issue 12, fault 3: `unsafe\nS1: Violent Crimes.` was blocked although S1 was excluded."""
+    allowed = await LlamaGuard(FakeEngine(TOK, reply), excluded_categories=["S1"]).check(
+        [UserMessage(content="hello")], touchpoint="user_input"
+    )
+    assert allowed.allowed, allowed
+    blocked = await LlamaGuard(FakeEngine(TOK, reply)).check(
+        [UserMessage(content="hello")], touchpoint="user_input"
+    )
+    assert not blocked.allowed and blocked.categories == ["S1"]
+
+
 # -- verdicts from a controlled engine ------------------------------------------------------------
 
 
