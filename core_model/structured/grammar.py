@@ -163,7 +163,9 @@ class CompiledConstraint:
         self.grammar = grammar
         self._template = llguidance.LLMatcher(tokenizer, grammar, log_level=0)  # errors: get_error()
         if self._template.is_error():
-            raise ConstraintError(f"{_what(constraint)} cannot be used: {self._template.get_error()}")
+            raise ConstraintError(f"{_what(constraint)} cannot be compiled: {self._template.get_error()}")
+        for message in self._template.get_grammar_warnings():
+            log.warning("%s: %s", _what(constraint), message)
 
     def start(self) -> llguidance.LLMatcher:
         return self._template.deep_copy()
@@ -189,12 +191,7 @@ def compile_constraint(constraint: Constraint, tokenizer: Any) -> CompiledConstr
         grammar = grammar_source(constraint)
     except ValueError as exc:  # llguidance raises ValueError for JSON it cannot even read
         raise ConstraintError(f"{_what(constraint)} cannot be compiled: {exc}") from None
-    is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar, lltok)
-    if is_error:
-        raise ConstraintError(f"{_what(constraint)} cannot be compiled: {'; '.join(messages)}")
-    for message in messages:
-        log.warning("%s: %s", _what(constraint), message)
-    compiled = CompiledConstraint(constraint, lltok, grammar)
+    compiled = CompiledConstraint(constraint, lltok, grammar)  # one build: errors come from the matcher
     with _LOCK:
         _COMPILED[key] = compiled
         while len(_COMPILED) > _CACHE_SIZE:
