@@ -10,7 +10,7 @@ engine.generate([ids], SamplingParams(max_tokens=32))[0].text
 
 Sub-packages: `chat` (chat formats, tool-call codec, streaming parser), `checkpoints` (the Checkpoint type,
 one reader per format, catalogue, downloads), `tokenizers`. The engine files sit flat beside them: `model`
-(the decoder), `engine` (generation), `sampling` / `sampling_params`, `quantize` (fp8 / int8), `cuda_graphs`,
+(the decoder), `engine` (generation), `serving` (the serving engine: `engine.serve()`), `sampling` / `sampling_params`, `quantize` (fp8 / int8), `cuda_graphs`,
 `cpu_decode` (+ `native_library`, the C decode step and its build), `config` (ModelArgs), `messages` (plain
 types shared by every package), `errors`, `testing` (tiny random-weight checkpoints), `gpu_check`.
 """
