@@ -88,7 +88,12 @@ def serve(
     names = ", ".join(registry.names())
     try:
         if http is None:
-            log.info("serving %s over stdio", names)
+            # stdout is the protocol channel; a person who started this in a terminal reads stderr
+            typer.echo(
+                f"serving {names} over MCP stdio: an MCP client starts this command and talks on its "
+                "stdin/stdout (for a server to connect to, pass --http PORT); Ctrl-C stops it",
+                err=True,
+            )
             asyncio.run(serve_stdio(registry))
         else:
             typer.echo(f"serving {names} at http://{host}:{http}{path}", err=True)

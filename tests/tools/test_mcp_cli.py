@@ -135,3 +135,17 @@ async def test_serve_over_streamable_http(plugin_env):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def test_serve_over_stdio_says_what_it_serves_on_stderr(plugin_env):
+    """Issue 12, fault 10: started in a terminal, `mcp serve` printed nothing; stdout stays the protocol's."""
+    done = subprocess.run(
+        [str(LLAMASYS), "mcp", "serve", "--tool", "reverse_text"],
+        env=plugin_env,
+        stdin=subprocess.DEVNULL,  # no client: the server sees end of input and stops
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "serving reverse_text over MCP stdio" in done.stderr and "--http PORT" in done.stderr
+    assert done.stdout == ""
