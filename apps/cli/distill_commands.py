@@ -32,6 +32,12 @@ def generate_command(
         str, typer.Option(help="model whose chat format renders the data")
     ] = "smollm2-135m-instruct",
     instructions: Annotated[str | None, typer.Option(help="system prompt (default: the agent's)")] = None,
+    teacher: Annotated[
+        str | None, typer.Option(help="teacher mode: a stronger model (catalogue id or path) answers")
+    ] = None,
+    teacher_url: Annotated[
+        str | None, typer.Option(help="teacher on an OpenAI-compatible server (--teacher names its model)")
+    ] = None,
 ) -> None:
     """Generate verified examples; writes examples.jsonl, tokens.jsonl and manifest.json."""
     from llamasys.apps.distill.generate import GenerateConfig, bfcl_function_names, generate, write_dataset
@@ -45,7 +51,23 @@ def generate_command(
                             avoid_prompts=sorted(held_out_prompts()))  # fmt: skip
     if instructions:
         config.instructions = instructions
-    examples, report = asyncio.run(generate(config, chat_format=chat_format, progress=True))
+    if teacher or teacher_url:
+        from llamasys.apps.distill.teacher import teacher_generate
+        from llamasys.apps.eval.bfcl import EngineModel, OpenAIToolModel
+
+        if teacher_url:
+            if not teacher:
+                raise typer.BadParameter("--teacher-url needs --teacher MODEL_NAME (the served model)")
+            tool_model = OpenAIToolModel(base_url=teacher_url, model=teacher)
+        else:
+            from llamasys.core_model import load_model
+
+            tool_model = EngineModel(load_model(teacher))
+        examples, report = asyncio.run(
+            teacher_generate(config, tool_model, chat_format=chat_format, progress=True)
+        )
+    else:
+        examples, report = asyncio.run(generate(config, chat_format=chat_format, progress=True))
     manifest = write_dataset(out.expanduser(), examples, report, chat_format, config)
     typer.echo(json.dumps({"out": str(out), **manifest["report"], "tokens": manifest["tokens"]}, indent=2))
 

@@ -47,7 +47,28 @@ def export_adapter(run_dir: Path, out: Path, *, commands: list[str] | None = Non
         "state": state,
         "train_config": config,
         "data_manifest": data_manifest,
-        "commands": commands or [],
+        "commands": _reproduce(config, data_manifest, state["step"]) + list(commands or []),
     }
     (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
     return provenance
+
+
+def _reproduce(config: dict[str, Any], data_manifest: dict[str, Any], step: int) -> list[str]:
+    """The generate and train commands that rebuild this adapter (flags that differ from the defaults;
+    `--max-steps` stops at the exported step)."""
+    from llamasys.apps.distill.train import TrainConfig
+
+    out = []
+    generated = data_manifest.get("config", {})
+    if generated:
+        out.append(
+            f"llamasys distill generate --seed {generated['seed']} --count {generated['count']} --out {config['data']}"
+        )
+    defaults = TrainConfig(data=Path("."), run_dir=Path(".")).model_dump()
+    flags = [f"--data {config['data']}", f"--run {config['run_dir']}"]
+    for key in ("rank", "alpha", "lr", "epochs", "seq_len", "warmup_steps", "seed"):
+        if config.get(key) != defaults[key]:
+            flags.append(f"--{key.replace('_', '-')} {config[key]}")
+    flags.append(f"--max-steps {step}")
+    out.append("llamasys distill train " + " ".join(flags))
+    return out

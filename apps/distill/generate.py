@@ -160,13 +160,21 @@ def _tool_sets() -> list[list[str]]:
 
 
 class _SyntheticSearch:
-    """A ddgs-compatible client (`text(query, ...)`) answering from recorded pages per query."""
+    """A ddgs-compatible client (`text(query, ...)`) answering from recorded pages per query; a query
+    never recorded (a teacher's own wording) gets the pages of the recorded query sharing the most words
+    with it (at least two), else nothing."""
 
     def __init__(self) -> None:
         self.pages: dict[str, list[dict[str, str]]] = {}
 
     def text(self, query: str, **_: Any) -> list[dict[str, str]]:
-        return list(self.pages.get(query, []))
+        if query in self.pages:
+            return list(self.pages[query])
+        words = set(query.lower().split())
+        best = max(self.pages, key=lambda q: len(words & set(q.lower().split())), default=None)
+        if best is None or len(words & set(best.lower().split())) < 2:
+            return []
+        return list(self.pages[best])
 
 
 class _Tools:

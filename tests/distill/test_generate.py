@@ -127,3 +127,39 @@ def test_catalogue_avoids_names_and_masks_some():
     call = tool.sample_call(random.Random(4))
     assert json.loads(json.dumps(call.arguments)) == call.arguments
     assert call.answer_value in call.answer
+
+
+class _Oracle:
+    """A teacher that answers with the generator's own reference turns (looked up by the request)."""
+
+    def __init__(self, examples: list[Example]) -> None:
+        self.by_request = {e.messages[1].content: e for e in examples}
+
+    def complete(self, dialogs):
+        replies = []
+        for messages, _tools in dialogs:
+            reference = self.by_request[messages[1].content]
+            replies.append(reference.messages[len(messages)])
+        return replies
+
+
+class _Silent:
+    """A teacher that never calls a tool."""
+
+    def complete(self, dialogs):
+        return [AssistantMessage(content="I cannot help with that.") for _ in dialogs]
+
+
+def test_teacher_mode_keeps_verified_answers_only(generated, chat_format):
+    from llamasys.apps.distill.teacher import teacher_generate
+
+    examples, report = generated[0]
+    config = GenerateConfig(seed=11, count=COUNT, avoid_prompts=sorted(held_out_prompts()))
+    taught, taught_report = asyncio.run(teacher_generate(config, _Oracle(examples), chat_format=chat_format))
+    # the same conversations (the teacher's code is its own, so no exact-stdout expectation is recorded)
+    assert [e.model_dump(exclude={"code_outputs"}) for e in taught] == [
+        e.model_dump(exclude={"code_outputs"}) for e in examples
+    ]
+    silent, silent_report = asyncio.run(teacher_generate(config, _Silent(), chat_format=chat_format))
+    assert {e.kind for e in silent} <= NO_TOOL_KINDS  # no tool example survives without its calls
+    assert sum(silent_report.dropped.values()) >= sum(1 for e in examples if e.kind not in NO_TOOL_KINDS)

@@ -1,0 +1,151 @@
+"""Teacher mode: the same kinds of conversations, answered by a stronger model, kept only when they verify.
+
+    >>> from llamasys.apps.eval.bfcl import EngineModel, OpenAIToolModel
+    >>> teacher = OpenAIToolModel(base_url="http://gpu-box:8000/v1", model="llama3.1-8b-instruct")
+    >>> examples, report = asyncio.run(teacher_generate(GenerateConfig(seed=3, count=500), teacher))
+
+For each drawn item the generator builds its reference conversation (system prompt, request, offered
+tools, expected values); the teacher then answers the request with the tools offered in its own format
+(any `ToolModel`: the native engine through `EngineModel`, or any OpenAI-compatible server through
+`OpenAIToolModel`). Its calls run for real (the sandbox, the synthetic web, the document bank); a
+catalogue tool's call runs only when it equals the reference call, whose result is then used; the
+teacher sees the results and answers again, up to `max_turns` replies. The example is kept when it
+passes `verify_example` (schemas, results, expected values in a result and in the final answer, the
+rendering round trip), and for catalogue kinds when its calls equal the reference calls (in any order);
+otherwise the reason is counted in the report. The same prompts, drawn from the same seed, as `generate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from llamasys.apps.distill.generate import (
+    Example,
+    GenerateConfig,
+    GenerateReport,
+    _Builder,
+    _Drop,
+    _kinds,
+    _Tools,
+    verify_example,
+)
+from llamasys.core_model.messages import AssistantMessage, ToolResponseMessage, UserMessage
+
+__all__ = ["teacher_generate"]
+
+BUILTIN = {"code_interpreter", "web_search", "knowledge_search"}
+CATALOGUE_KINDS = {"custom", "parallel", "parallel_multiple"}
+
+
+def _key(name: str, arguments: dict[str, Any]) -> str:
+    return json.dumps([name, arguments], sort_keys=True)
+
+
+async def _answer(
+    builder: _Builder, teacher: Any, reference: Example, bank: tuple[str, str], max_turns: int
+) -> Example:
+    messages: list[Any] = list(reference.messages[:2])
+    results = {m.call_id: m.content for m in reference.messages if isinstance(m, ToolResponseMessage)}
+    reference_results = {
+        _key(c.tool_name, c.arguments): results[c.call_id]
+        for m in reference.messages
+        if isinstance(m, AssistantMessage)
+        for c in m.tool_calls
+    }
+    for _ in range(max_turns):
+        (reply,) = await asyncio.to_thread(teacher.complete, [(messages, reference.tools)])
+        if reply.parse_errors:
+            raise _Drop(f"the teacher's calls did not parse: {reply.parse_errors[0][:60]}")
+        messages.append(AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))
+        if not reply.tool_calls:
+            break
+        for call in reply.tool_calls:
+            if call.tool_name in BUILTIN:
+                content = await builder.run_tool(call.tool_name, call.arguments, bank)
+            elif (key := _key(call.tool_name, call.arguments)) in reference_results:
+                content = reference_results[key]
+            else:
+                raise _Drop("the teacher's call differs from the reference call")
+            messages.append(
+                ToolResponseMessage(call_id=call.call_id, tool_name=call.tool_name, content=content)
+            )
+    else:
+        raise _Drop("the teacher did not finish within max_turns")
+    return Example(
+        id=reference.id,
+        kind=reference.kind,
+        tools=reference.tools,
+        messages=messages,
+        expect=reference.expect,
+    )
+
+
+def _bank_of(example: Example) -> tuple[str, str]:
+    for tool in example.tools:
+        if tool.name == "knowledge_search" and "Banks searched: " in tool.description:
+            named = tool.description.split("Banks searched: ", 1)[1].rstrip(".")
+            name, _, description = named.partition(" (")
+            return name, description.rstrip(")")
+    return "documents", ""
+
+
+async def teacher_generate(
+    config: GenerateConfig,
+    teacher: Any,
+    *,
+    chat_format: Any | None = None,
+    max_turns: int = 4,
+    progress: bool = False,
+) -> tuple[list[Example], GenerateReport]:
+    """Verified teacher-written examples for the items `generate(config)` would draw (module docstring)."""
+    from tqdm import tqdm
+
+    master = random.Random(config.seed)
+    kinds = list(_kinds(master, config.mix, config.count))
+    dropped: Counter[str] = Counter()
+    examples: list[Example] = []
+    avoid = set(config.avoid_prompts)
+    with tempfile.TemporaryDirectory(prefix="llamasys-teacher-") as tmp:
+        tools = _Tools(Path(tmp), config.seed, config.interpreter_backend)
+        builder = _Builder(config, tools)
+        try:
+            for index, kind in enumerate(tqdm(kinds, desc="teacher", disable=not progress)):
+                digest = hashlib.sha256(f"{config.seed}-{index}".encode()).hexdigest()[:10]
+                rng = random.Random(f"{config.seed}-{index}")
+                try:
+                    reference = await builder.build(rng, kind, f"{kind}-{digest}")
+                    if any(isinstance(m, UserMessage) and m.content in avoid for m in reference.messages):
+                        raise _Drop("a held-out prompt")
+                    example = await _answer(builder, teacher, reference, _bank_of(reference), max_turns)
+                except _Drop as exc:
+                    dropped[str(exc)] += 1
+                    continue
+                problems = verify_example(example, chat_format)
+                if kind in CATALOGUE_KINDS:
+                    want = Counter(_key(c.tool_name, c.arguments) for m in reference.messages
+                                   if isinstance(m, AssistantMessage) for c in m.tool_calls)  # fmt: skip
+                    got = Counter(_key(c.tool_name, c.arguments) for m in example.messages
+                                  if isinstance(m, AssistantMessage) for c in m.tool_calls)  # fmt: skip
+                    if want != got:
+                        problems.append("the teacher's calls differ from the reference calls")
+                if problems:
+                    dropped[problems[0][:80]] += 1
+                    continue
+                examples.append(example)
+        finally:
+            await tools.close()
+    report = GenerateReport(
+        seed=config.seed,
+        requested=config.count,
+        kept=len(examples),
+        kinds=dict(Counter(e.kind for e in examples)),
+        dropped=dict(dropped),
+    )
+    return examples, report
