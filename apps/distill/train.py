@@ -46,7 +46,8 @@ ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "d
 
 class TrainConfig(BaseModel):
     """A training run. Token counts are in the model's tokens; the learning rate follows a linear warm-up
-    then a cosine decay to 10% over `epochs` passes through the data."""
+    then a cosine decay to 10% over `epochs` passes through the data; `max_steps` stops the run earlier
+    without changing that schedule (so a run stopped and resumed follows the same learning rates)."""
 
     data: Path = Field(description="a dataset folder written by `llamasys distill generate` (tokens.jsonl)")
     run_dir: Path = Field(description="where checkpoints and metrics go (outside the repository)")
@@ -286,12 +287,13 @@ def train(config: TrainConfig, *, progress: bool = True) -> dict[str, Any]:
         torch.set_rng_state(saved["torch_rng"])
     packs = _epoch_packs(examples, config, state["epoch"])
     steps_per_epoch = math.ceil(len(packs) / config.seqs_per_step)
-    total = config.max_steps or math.ceil(steps_per_epoch * config.epochs)
+    total = math.ceil(steps_per_epoch * config.epochs)  # the schedule's length
+    stop = min(total, config.max_steps) if config.max_steps else total
     metrics = (run_dir / "metrics.jsonl").open("a", encoding="utf-8")
     last_save = time.monotonic()
-    bar = tqdm(total=total, initial=state["step"], desc="train", disable=not progress)
+    bar = tqdm(total=stop, initial=state["step"], desc="train", disable=not progress)
     try:
-        while state["step"] < total:
+        while state["step"] < stop:
             if state["pack"] >= len(packs):
                 state["epoch"] += 1
                 state["pack"] = 0
@@ -326,7 +328,7 @@ def train(config: TrainConfig, *, progress: bool = True) -> dict[str, Any]:
             metrics.flush()
             bar.update(1)
             bar.set_postfix(loss=record["loss"], tok_s=record["train_tokens_per_s"])
-            if time.monotonic() - last_save >= config.checkpoint_minutes * 60 or state["step"] >= total:
+            if time.monotonic() - last_save >= config.checkpoint_minutes * 60 or state["step"] >= stop:
                 _save(run_dir, model, optimizer, state)
                 last_save = time.monotonic()
     finally:
