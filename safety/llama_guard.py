@@ -454,7 +454,7 @@ class LlamaGuard(Shield):
         )
         p_unsafe, p_safe = _first_step_probs(completion, (unsafe_id, safe_id))
         if p_unsafe is None:  # not among the top alternatives: one exact prefill
-            probs = engine.forward(ids)[0, -1].float().softmax(-1)
+            probs = engine.forward(ids)[0, -1].double().softmax(-1)  # float64: exact over a 128k vocabulary
             p_unsafe, p_safe = float(probs[unsafe_id]), float(probs[safe_id])
         parsed = parse_guard_output(completion.text, known=self.categories)
         return self.decide(parsed, p_unsafe, touchpoint, p_safe=p_safe)

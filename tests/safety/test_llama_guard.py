@@ -201,7 +201,7 @@ class FakeEngine:
 
     def generate(self, prompts, sampling):
         self.prompts += [list(p) for p in prompts]
-        logprobs = self.logits.log_softmax(-1)
+        logprobs = self.logits.double().log_softmax(-1)  # the score the test computes, not float32 noise
         best = logprobs.topk(self.top)
         tokens = self.tokenizer.encode(self.reply, bos=False, eos=False) + [EOT]
         first = TokenLogprob(
