@@ -628,7 +628,8 @@ class ThreadChooser:
     with other work running, two threads decoded SmolLM2 10-40x slower than one. No fixed setting is
     right for both, so the scheduler measures: for decode steps (by rows) it keeps a moving average of
     seconds per row for every candidate count (all threads, half, one), runs the best one, and every
-    `explore_every` calls tries another, so it moves back to all threads once the other work stops.
+    `explore_every` calls tries another, so it moves back to all threads once the other work stops. A
+    batch size not seen before starts on the count the last decode steps found best.
     Prefill chunks are long and few, so exploring on them is expensive (one chunk on the wrong count can
     cost seconds under contention): they run on the count decode currently finds best (all threads
     before any decode step), and their timings are only recorded for `ServingStats`. OpenMP's own wait policy stays libgomp's default
@@ -653,10 +654,11 @@ class ThreadChooser:
         if kind == "prefill":
             return self.decode_best if self.decode_best is not None else self.most
         self.calls += 1
-        known = {t: self.estimates.get((kind, bucket, t)) for t in self.candidates}
-        for t, estimate in known.items():
-            if estimate is None:
-                return t  # measure every candidate once
+        known = {t: e for t in self.candidates if (e := self.estimates.get((kind, bucket, t))) is not None}
+        if self.decode_best is None and len(known) < len(self.candidates):
+            return next(t for t in self.candidates if t not in known)  # at first, measure every count
+        if not known:  # a new batch size: start from what the others found, explore later
+            return self.decode_best
         best = min(known, key=lambda t: known[t])
         self.decode_best = best
         if self.calls % self.explore_every == 0:
