@@ -15,6 +15,12 @@ continuous batching with prefix reuse, so many sessions share one engine) when t
 `Engine.stream` in a worker thread (the engine's own lock then serialises requests). A cancelled turn
 stops generation at the next token. `max_tokens` is lowered to what the window leaves; a prompt that
 does not fit at all raises `BackendError`.
+
+Tool calls are valid by construction (`constrain_tool_calls=True`, the default): when tools are offered, the
+reply is decoded under the chat format's `reply_constraint(tools, tool_choice)` — "required" or a tool's name
+give exactly a call of an offered tool with schema-valid arguments, "auto" is free text until the model starts
+a call and then a valid call, "none" masks the call triggers. A `SamplingParams.constraint` given by the
+caller wins; `constrain_tool_calls=False` leaves the reply unconstrained.
 """
 
 from __future__ import annotations
@@ -41,11 +47,19 @@ class EngineBackend(InferenceBackend):
     """model: a catalogue id or checkpoint path (loaded now with `load_kwargs`, e.g. quantization="int8",
     max_seq_len=8192) or a loaded `Engine`. tool_prompt_format: how Llama 3 formats describe custom tools
     ("json", "function_tag" or "python_list"). serving: True = through `engine.serve()` (an error
-    when the engine has none), False = `Engine.stream` in a worker thread, None = the first when there."""
+    when the engine has none), False = `Engine.stream` in a worker thread, None = the first when there.
+    constrain_tool_calls: decode replies under the tool-call grammar when tools are offered (see above)."""
 
     def __init__(
-        self, model: Any, *, tool_prompt_format: str = "json", serving: bool | None = None, **load_kwargs: Any
+        self,
+        model: Any,
+        *,
+        tool_prompt_format: str = "json",
+        serving: bool | None = None,
+        constrain_tool_calls: bool = True,
+        **load_kwargs: Any,
     ) -> None:
+        self.constrain_tool_calls = constrain_tool_calls
         if isinstance(model, str | Path):
             from llamasys.core_model import load_model
 
@@ -101,6 +115,12 @@ class EngineBackend(InferenceBackend):
             )
         if sampling.max_tokens > room:
             sampling = sampling.model_copy(update={"max_tokens": room})
+        if tools and self.constrain_tool_calls and getattr(sampling, "constraint", None) is None:
+            constraint = self.chat_format.reply_constraint(
+                list(tools), tool_choice, tool_prompt_format=self.tool_prompt_format
+            )
+            if constraint is not None:
+                sampling = sampling.model_copy(update={"constraint": constraint})
         parser = self.chat_format.stream_parser()
         completion = None
         reused: int | None = None

@@ -103,9 +103,16 @@ def chat(
     quantization: str | None = typer.Option(
         None, "--quantization", help="int8 (the fastest on a CPU), fp8 or fp8-all; default: none."
     ),
+    dtype: str = typer.Option(
+        "bfloat16", "--dtype", help="bfloat16 (half the memory traffic) or float32 (the reference numerics)."
+    ),
 ) -> None:
     """Chat with a model in the terminal (reads stdin, so it also works piped)."""
     import torch
+
+    if dtype not in ("bfloat16", "float32"):
+        typer.echo(f"error: unknown --dtype {dtype!r}: use --dtype bfloat16 or --dtype float32", err=True)
+        raise typer.Exit(2)
 
     from llamasys.core_model import SamplingParams, load_model
 
@@ -116,7 +123,12 @@ def chat(
     started = time.perf_counter()
     try:
         engine = load_model(
-            model, device=device, max_seq_len=max_seq_len, max_batch_size=1, quantization=quantization
+            model,
+            device=device,
+            dtype=getattr(torch, dtype),
+            max_seq_len=max_seq_len,
+            max_batch_size=1,
+            quantization=quantization,
         )
         fmt = engine.chat_format
     except (ModelError, OSError, ValueError, RuntimeError) as exc:
