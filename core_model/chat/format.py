@@ -184,25 +184,6 @@ class Llama3ChatFormat(CompletionDecoder):
             tokens += self.encode_message(message, tool_prompt_format)
         return tokens + self.encode_header("assistant")
 
-    def reply_constraint(
-        self,
-        tools: Sequence[ToolDefinition] = (),
-        tool_choice: str = "auto",
-        tool_prompt_format: ToolPromptFormat = "json",
-        parallel_tool_calls: bool | None = None,
-    ):
-        """The constraint (`SamplingParams.constraint`) that makes the reply to `encode_dialog_prompt(...,
-        tools, tool_choice, tool_prompt_format)` valid tool calls; None if unconstrained (`chat.constraints`)."""
-        from llamasys.core_model.chat.constraints import reply_constraint
-
-        return reply_constraint(
-            self,
-            tools,
-            tool_choice,
-            tool_prompt_format=tool_prompt_format,
-            parallel_tool_calls=parallel_tool_calls,
-        )
-
 
 def _has_special(tokenizer: Tokenizer, token: str) -> bool:
     try:

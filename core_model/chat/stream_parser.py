@@ -40,8 +40,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from llamasys.core_model.chat.tool_call_codec import DecodedCompletion
-from llamasys.core_model.messages import AssistantMessage, StopReason, ToolCall
+from llamasys.core_model.chat.tool_call_codec import DecodedCompletion, ToolPromptFormat
+from llamasys.core_model.messages import AssistantMessage, StopReason, ToolCall, ToolDefinition
 from llamasys.core_model.tokenizers.base import Tokenizer
 
 __all__ = [
@@ -381,6 +381,25 @@ class CompletionDecoder:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.tokenizer!r})"
+
+    def reply_constraint(
+        self,
+        tools: Sequence[ToolDefinition] = (),
+        tool_choice: str = "auto",
+        tool_prompt_format: ToolPromptFormat = "json",
+        parallel_tool_calls: bool | None = None,
+    ):
+        """The constraint (`SamplingParams.constraint`) that makes the reply to `encode_dialog_prompt(...,
+        tools, tool_choice, tool_prompt_format)` valid tool calls; None if unconstrained (`chat.constraints`)."""
+        from llamasys.core_model.chat.constraints import reply_constraint
+
+        return reply_constraint(
+            self,
+            tools,
+            tool_choice,
+            tool_prompt_format=tool_prompt_format,
+            parallel_tool_calls=parallel_tool_calls,
+        )
 
     @property
     def stop_token_ids(self) -> frozenset[int]:

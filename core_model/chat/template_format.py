@@ -329,25 +329,6 @@ class TemplateChatFormat(CompletionDecoder):
         rendered = self._render(messages, tools, tool_choice, True, mark=True)
         return self._tokenize_rendered(rendered)
 
-    def reply_constraint(
-        self,
-        tools: Sequence[ToolDefinition] = (),
-        tool_choice: str = "auto",
-        tool_prompt_format: ToolPromptFormat = "json",
-        parallel_tool_calls: bool | None = None,
-    ):
-        """The constraint (`SamplingParams.constraint`) that makes the reply to `encode_dialog_prompt(...,
-        tools, tool_choice, tool_prompt_format)` valid tool calls; None if unconstrained (`chat.constraints`)."""
-        from llamasys.core_model.chat.constraints import reply_constraint
-
-        return reply_constraint(
-            self,
-            tools,
-            tool_choice,
-            tool_prompt_format=tool_prompt_format,
-            parallel_tool_calls=parallel_tool_calls,
-        )
-
 
 def _parse_template_completion(prefix: str, bodies: list[str]) -> DecodedCompletion:
     return parse_tagged_json_completion(prefix + "".join(bodies))
