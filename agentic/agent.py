@@ -118,6 +118,8 @@ class Agent:
     `require_shields=True` makes recommended shields whose model is missing fail closed.
 
     max_infer_iters: inferences with tools offered per turn before a tool-free final answer.
+    tool_choice: "auto" (the default), "none", "required" or a tool's name; "required" and a name apply until
+    a tool step has run in the turn, then the model may answer ("auto").
     sampling: `SamplingParams` (default: greedy, 512 new tokens). store: a SQLAlchemy URL or an
     `AgentStore`; default `$LLAMASYS_HOME/agents.db`. memory: a `MemoryStore` for documents attached to
     turns (each session gets a bank `session-<id>` and a `knowledge_search` tool over it)."""

@@ -147,6 +147,7 @@ class TurnRunner:
         self._finished = False
         self._heartbeat: asyncio.Task[None] | None = None
         self._definitions: list[ToolDefinition] | None = None
+        self._tools_ran = False  # a tool step ran in this turn: "required"/named choices are spent
 
     # -- plumbing --------------------------------------------------------------------------------------
 
@@ -411,7 +412,18 @@ class TurnRunner:
                 return
             async for item in self._tool_step(message.tool_calls, responses):
                 yield item
+            self._tools_ran = True
             force_final = force_final or any(r.metadata.get("repeat") for r in responses.values())
+
+    def _tool_choice(self, tool_free: bool) -> str:
+        """What the model is told for this inference: "none" when the answer must be tool-free; a "required"
+        or named choice holds until a tool step has run in the turn, then "auto", so the model can answer
+        from the results instead of being forced to call again (OpenAI's Agents SDK resets it likewise)."""
+        if tool_free:
+            return "none"
+        if self._tools_ran and self.s.tool_choice != "none":
+            return "auto"
+        return self.s.tool_choice
 
     async def _infer(self, step: InferenceStep, tool_free: bool, extra: list[Message]) -> AsyncIterator[Any]:
         s = self.s
@@ -427,9 +439,7 @@ class TurnRunner:
         first: float | None = None
         final: MessageChunk | None = None
         with tracing.span("agent.inference", turn_id=s.turn_id, model=s.backend.model_name) as sp:
-            async for chunk in s.backend.stream(
-                messages, tools, s.sampling, "none" if tool_free else s.tool_choice
-            ):
+            async for chunk in s.backend.stream(messages, tools, s.sampling, self._tool_choice(tool_free)):
                 if first is None:
                     first = time.perf_counter() - start
                 if isinstance(chunk, TextChunk):

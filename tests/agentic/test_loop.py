@@ -204,3 +204,19 @@ def test_a_tool_that_is_not_a_tool_is_refused(make_agent, bad):
 
     with pytest.raises(AgentConfigError, match="tools:"):
         make_agent(ScriptedBackend([]), tools=[bad])
+
+
+@pytest.mark.parametrize("choice", ["required", "multiply"])
+def test_a_forced_tool_choice_holds_until_a_tool_ran_then_the_model_may_answer(make_agent, choice):
+    backend = ScriptedBackend([call("multiply", "c1", a=2, b=3), "2 * 3 = 6."])
+    agent = make_agent(backend, tools=[multiply], tool_choice=choice)
+    result = agent.run("What is 2 * 3?")
+    assert result.status == "completed" and result.output == "2 * 3 = 6."
+    assert [r.tool_choice for r in backend.requests] == [choice, "auto"]
+
+
+def test_tool_choice_none_stays_none_after_a_tool_step(make_agent):
+    backend = ScriptedBackend([call("multiply", "c1", a=2, b=3), "6"])
+    agent = make_agent(backend, tools=[multiply], tool_choice="none")
+    agent.run("What is 2 * 3?")
+    assert [r.tool_choice for r in backend.requests] == ["none", "none"]
