@@ -109,6 +109,13 @@ def test_the_browser_sees_a_streamed_answer_and_the_tool_step(tmp_path, browser,
         wait_for(answered, 120, every=0.05)
         partial = [s for s in seen if not s.startswith(ANSWER)]
         assert partial, f"the answer appeared at once instead of streaming ({len(seen)} looks)"
+
+        # the answer streams before the output shields have run: wait for their step, then read the panel
+        def answer_shielded():
+            """the output shields' step"""
+            return "Shields on the answer" in chat_text()
+
+        wait_for(answer_shielded, 60)
         text = chat_text()
         assert "🛠️ Tools: code_interpreter" in text  # the tool step, done (closed: its calls inside)
         assert "Shields on your message" in text and "Shields on the answer" in text
