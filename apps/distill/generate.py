@@ -590,28 +590,49 @@ async def generate(
 
     Deterministic for a seed: each example draws from its own `random.Random(f"{seed}-{index}")`, and
     tool results come from deterministic back-ends (sandboxed code, recorded pages, a fixed bank)."""
+    avoid = set(config.avoid_prompts)
+
+    async def produce(
+        builder: _Builder, rng: random.Random, kind: str, name: str
+    ) -> tuple[Example, list[str]]:
+        example = await builder.build(rng, kind, name)
+        held_out = any(isinstance(m, UserMessage) and m.content in avoid for m in example.messages)
+        return example, ["a held-out prompt"] if held_out else []
+
+    return await draw_verified(config, chat_format, produce, desc="generate", progress=progress)
+
+
+async def draw_verified(
+    config: GenerateConfig,
+    chat_format: Any | None,
+    produce: Any,
+    *,
+    desc: str,
+    progress: bool = False,
+) -> tuple[list[Example], GenerateReport]:
+    """The loop `generate` and the teacher mode share: draw `config.count` items (kind, then a
+    `random.Random(f"{seed}-{index}")` each), let `produce(builder, rng, kind, name)` make the example and
+    return it with its own problems (or raise `_Drop`), add `verify_example`'s problems, keep what has none.
+    Dropped items are counted by their first problem in the report."""
     from tqdm import tqdm
 
     master = random.Random(config.seed)
     kinds = list(_kinds(master, config.mix, config.count))
     dropped: Counter[str] = Counter()
     examples: list[Example] = []
-    avoid = set(config.avoid_prompts)
-    with tempfile.TemporaryDirectory(prefix="llamasys-distill-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"llamasys-{desc}-") as tmp:
         tools = _Tools(Path(tmp), config.seed, config.interpreter_backend)
         builder = _Builder(config, tools)
         try:
-            for index, kind in enumerate(tqdm(kinds, desc="generate", disable=not progress)):
+            for index, kind in enumerate(tqdm(kinds, desc=desc, disable=not progress)):
                 digest = hashlib.sha256(f"{config.seed}-{index}".encode()).hexdigest()[:10]
                 rng = random.Random(f"{config.seed}-{index}")
                 try:
-                    example = await builder.build(rng, kind, f"{kind}-{digest}")
+                    example, problems = await produce(builder, rng, kind, f"{kind}-{digest}")
                 except _Drop as exc:
                     dropped[str(exc)] += 1
                     continue
-                problems = verify_example(example, chat_format)
-                if any(isinstance(m, UserMessage) and m.content in avoid for m in example.messages):
-                    problems.insert(0, "a held-out prompt")
+                problems = [*problems, *verify_example(example, chat_format)]
                 if problems:
                     dropped[problems[0][:80]] += 1
                     log.debug("dropped %s: %s", example.id, problems)

@@ -18,12 +18,9 @@ otherwise the reason is counted in the report. The same prompts, drawn from the 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import random
-import tempfile
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from llamasys.apps.distill.generate import (
@@ -32,9 +29,7 @@ from llamasys.apps.distill.generate import (
     GenerateReport,
     _Builder,
     _Drop,
-    _kinds,
-    _Tools,
-    verify_example,
+    draw_verified,
 )
 from llamasys.core_model.messages import AssistantMessage, ToolResponseMessage, UserMessage
 
@@ -105,47 +100,22 @@ async def teacher_generate(
     progress: bool = False,
 ) -> tuple[list[Example], GenerateReport]:
     """Verified teacher-written examples for the items `generate(config)` would draw (module docstring)."""
-    from tqdm import tqdm
-
-    master = random.Random(config.seed)
-    kinds = list(_kinds(master, config.mix, config.count))
-    dropped: Counter[str] = Counter()
-    examples: list[Example] = []
     avoid = set(config.avoid_prompts)
-    with tempfile.TemporaryDirectory(prefix="llamasys-teacher-") as tmp:
-        tools = _Tools(Path(tmp), config.seed, config.interpreter_backend)
-        builder = _Builder(config, tools)
-        try:
-            for index, kind in enumerate(tqdm(kinds, desc="teacher", disable=not progress)):
-                digest = hashlib.sha256(f"{config.seed}-{index}".encode()).hexdigest()[:10]
-                rng = random.Random(f"{config.seed}-{index}")
-                try:
-                    reference = await builder.build(rng, kind, f"{kind}-{digest}")
-                    if any(isinstance(m, UserMessage) and m.content in avoid for m in reference.messages):
-                        raise _Drop("a held-out prompt")
-                    example = await _answer(builder, teacher, reference, _bank_of(reference), max_turns)
-                except _Drop as exc:
-                    dropped[str(exc)] += 1
-                    continue
-                problems = verify_example(example, chat_format)
-                if kind in CATALOGUE_KINDS:
-                    want = Counter(_key(c.tool_name, c.arguments) for m in reference.messages
-                                   if isinstance(m, AssistantMessage) for c in m.tool_calls)  # fmt: skip
-                    got = Counter(_key(c.tool_name, c.arguments) for m in example.messages
-                                  if isinstance(m, AssistantMessage) for c in m.tool_calls)  # fmt: skip
-                    if want != got:
-                        problems.append("the teacher's calls differ from the reference calls")
-                if problems:
-                    dropped[problems[0][:80]] += 1
-                    continue
-                examples.append(example)
-        finally:
-            await tools.close()
-    report = GenerateReport(
-        seed=config.seed,
-        requested=config.count,
-        kept=len(examples),
-        kinds=dict(Counter(e.kind for e in examples)),
-        dropped=dict(dropped),
-    )
-    return examples, report
+
+    async def produce(
+        builder: _Builder, rng: random.Random, kind: str, name: str
+    ) -> tuple[Example, list[str]]:
+        reference = await builder.build(rng, kind, name)
+        if any(isinstance(m, UserMessage) and m.content in avoid for m in reference.messages):
+            raise _Drop("a held-out prompt")
+        example = await _answer(builder, teacher, reference, _bank_of(reference), max_turns)
+        if kind in CATALOGUE_KINDS:
+            want = Counter(_key(c.tool_name, c.arguments) for m in reference.messages
+                           if isinstance(m, AssistantMessage) for c in m.tool_calls)  # fmt: skip
+            got = Counter(_key(c.tool_name, c.arguments) for m in example.messages
+                          if isinstance(m, AssistantMessage) for c in m.tool_calls)  # fmt: skip
+            if want != got:
+                return example, ["the teacher's calls differ from the reference calls"]
+        return example, []
+
+    return await draw_verified(config, chat_format, produce, desc="teacher", progress=progress)
