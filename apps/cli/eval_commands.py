@@ -37,6 +37,12 @@ def tools_command(
     agent_tasks: Annotated[bool, typer.Option(help="also run the held-out agent tasks")] = True,
     max_new_tokens: int = 256,
     batch_size: int = 4,
+    constrained: Annotated[
+        bool,
+        typer.Option(
+            help="decode BFCL replies under the tool-call grammar (tool_choice auto), as the agent does"
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     out: Annotated[Path | None, typer.Option(help="also write the full report (every item) here")] = None,
 ) -> None:
@@ -49,10 +55,11 @@ def tools_command(
         from llamasys.core_model import load_model
 
         engine = load_model(model, adapter=str(adapter) if adapter else None, max_batch_size=batch_size)
-        tool_model = EngineModel(engine, max_new_tokens=max_new_tokens)
+        tool_model = EngineModel(engine, max_new_tokens=max_new_tokens, constrained=constrained)
     items = load_items([c.strip() for c in categories.split(",") if c.strip()], limit=limit)
     report = run_bfcl(tool_model, items, batch_size=batch_size, progress=not as_json)
     result: dict = {"model": model, "adapter": str(adapter) if adapter else None, "limit": limit,
+                    "constrained": constrained and not base_url,
                     "bfcl": report.model_dump(exclude={"items"})}  # fmt: skip
     if agent_tasks:
         from llamasys.apps.eval.agent_eval import run_agent_tasks

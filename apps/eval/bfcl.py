@@ -118,10 +118,20 @@ class ToolModel(Protocol):
 
 
 class EngineModel:
-    """A native `Engine` as a ToolModel: its chat format encodes the prompt and decodes the reply."""
+    """A native `Engine` as a ToolModel: its chat format encodes the prompt and decodes the reply.
+
+    `constrained=True` decodes each reply under the chat format's `tool_choice="auto"` constraint with
+    parallel calls allowed (`reply_constraint(tools, "auto", parallel_tool_calls=True)`): free text, or
+    calls of the offered tools whose arguments validate, as the agent's `EngineBackend` decodes by default.
+    False (the default) measures what the model writes on its own."""
 
     def __init__(
-        self, engine: Any, *, max_new_tokens: int = 256, max_prompt_tokens: int | None = None
+        self,
+        engine: Any,
+        *,
+        max_new_tokens: int = 256,
+        max_prompt_tokens: int | None = None,
+        constrained: bool = False,
     ) -> None:
         from llamasys.core_model import SamplingParams
 
@@ -129,6 +139,15 @@ class EngineModel:
         self.format = engine.chat_format
         self.sampling = SamplingParams(temperature=0.0, max_tokens=max_new_tokens)
         self.max_prompt_tokens = max_prompt_tokens or engine.max_seq_len - max_new_tokens
+        self.constrained = constrained
+
+    def constraints_for(self, dialogs: Sequence[tuple[list[Message], list[ToolDefinition]]]) -> list[Any]:
+        """The `tool_choice="auto"` reply constraint of each dialog (parallel calls allowed; None without
+        tools), in the chat format's own tool-call syntax."""
+        return [
+            self.format.reply_constraint(tools, "auto", parallel_tool_calls=True) if tools else None
+            for _, tools in dialogs
+        ]
 
     def complete(
         self, dialogs: Sequence[tuple[list[Message], list[ToolDefinition]]]
@@ -140,7 +159,12 @@ class EngineModel:
             out[i] = AssistantMessage(
                 content="", parse_errors=[f"prompt of {len(prompts[i])} tokens is too long"]
             )
-        completions = self.engine.generate([prompts[i] for i in fits], self.sampling) if fits else []
+        constraints = self.constraints_for([dialogs[i] for i in fits]) if self.constrained else None
+        completions = (
+            self.engine.generate([prompts[i] for i in fits], self.sampling, constraints=constraints)
+            if fits
+            else []
+        )
         for i, completion in zip(fits, completions, strict=True):
             out[i] = self.format.decode_assistant_message(completion.tokens, completion.stop_reason)
         return [m for m in out if m is not None]

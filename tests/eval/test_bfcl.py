@@ -70,3 +70,37 @@ def test_replies_are_scored_like_bfcl(items):
     assert report.categories["irrelevance"].accuracy == 0.5
     assert report.positive_call_rate == pytest.approx(2 / 3, abs=1e-4)
     assert report.balanced == pytest.approx(2 * (1 / 3) * 0.5 / (1 / 3 + 0.5), abs=1e-3)
+
+
+def test_constrained_engine_model_allows_only_valid_calls_of_the_offered_tools(items, tmp_path):
+    """`--constrained`: each reply is decoded under the format's auto constraint (valid calls or text)."""
+    import torch
+
+    from llamasys.apps.eval.bfcl import EngineModel, _messages
+    from llamasys.core_model import load_model
+    from llamasys.core_model.structured import RowConstraint
+    from llamasys.core_model.testing import tiny_args, write_meta_checkpoint
+
+    folder = write_meta_checkpoint(tmp_path / "m", tiny_args())
+    engine = load_model(
+        str(folder), dtype=torch.float32, max_seq_len=1536, max_batch_size=2, cpu_kernels=False
+    )
+    simple = next(i for i in items if i.id == "simple_python_0")  # calculate_triangle_area(base, height)
+    dialog = (_messages(simple, "Use the tools."), [to_tool_definition(f) for f in simple.functions])
+    model = EngineModel(engine, max_new_tokens=24, constrained=True)
+    constraint, no_tools = model.constraints_for([dialog, (dialog[0], [])])
+    assert no_tools is None
+
+    def accepts(text: str) -> bool:
+        row = RowConstraint.start(constraint, engine.tokenizer)
+        ids = [engine.tokenizer.special_id("<|python_tag|>"), *engine.tokenizer.encode(text)]
+        return all(row.accept(t) for t in ids)
+
+    call = '{"type": "function", "name": "calculate_triangle_area", "parameters": {"base": 10, "height": 5}}'
+    assert accepts(call)
+    assert not accepts(call.replace("calculate_triangle_area", "calculate_circle_area"))
+    assert not accepts(call.replace('"base": 10', '"base": "ten"'))
+    (reply,) = model.complete([dialog])
+    assert not reply.parse_errors  # a random model's reply: text, or calls that decode and validate
+    for tool_call in reply.tool_calls:
+        jsonschema.validate(tool_call.arguments, dialog[1][0].parameters)
