@@ -39,6 +39,13 @@
 #define LS_AVX512_FP8 1
 #endif
 #endif
+/* AVX2 + FMA without AVX-512 (e.g. AMD Zen 2/3, Intel before Ice Lake): batched int8 and bf16 kernels
+ * that load each weight once for up to 2 input rows (see gemv). */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(LS_AVX512) && !defined(LS_NO_INTRINSICS)
+#include <immintrin.h>
+#define LS_AVX2 1
+#define LS_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#endif
 
 enum { LS_F32 = 0, LS_BF16 = 1, LS_INT8 = 2, LS_FP8 = 3 };
 /* Software prefetch distance, about this many bytes of weights ahead (measured best on a 2-core Zen 5
@@ -77,6 +84,7 @@ typedef struct {
 typedef struct {
     const float *f32;   /* [B, k] */
     uint16_t *bf16;     /* [B, k] */
+    float *bf16f;       /* [B, k]: the same bf16 values as float32 (AVX2 kernels) */
     int8_t *q;          /* [B, k] */
     float *qscale;      /* [B, nblocks64 * 16]: per 64 inputs, lanes 0-7 = scale of the first 32 */
     float *qcorr;       /* [B]: 128 * sum_b scale_b * sum(q in block b) (unsigned-weight correction) */
@@ -88,6 +96,7 @@ typedef struct {
     int max_threads, max_k, qkv_n;
     float *x, *xn, *qkv, *attn, *h13, *tmp, *scores, *qscale, *qcorr;
     uint16_t *xb;
+    float *xbf;
     int8_t *xq;
     char *tail; /* per thread: 4 rows of max_k float32, for a last partial row group */
 } ls_model;
@@ -150,8 +159,11 @@ static void prepare_act(const ls_linear *L, const float *x, int B, ls_model *m, 
     const int K = L->k;
     a->f32 = x;
     if (L->dtype == LS_BF16 || L->dtype == LS_FP8) {
-        a->bf16 = m->xb;
+        a->bf16 = m->xb, a->bf16f = m->xbf;
         for (long i = 0; i < (long)B * K; i++) m->xb[i] = f32_to_bf16(x[i]);
+#ifdef LS_AVX2
+        for (long i = 0; i < (long)B * K; i++) m->xbf[i] = bf16_to_f32(m->xb[i]);
+#endif
     } else if (L->dtype == LS_INT8) {
         const int nb64 = (K + 63) / 64;
         a->q = m->xq, a->qscale = m->qscale, a->qcorr = m->qcorr;
@@ -360,6 +372,116 @@ void ls_fp8_to_bf16(const uint8_t *in, uint16_t *out, int n) {
     for (; i < n; i++) out[i] = fp8_to_bf16(in[i]);
 }
 
+#ifdef LS_AVX2
+/* -- AVX2: 4 weight rows . NB (1 or 2) input rows at once ---------------------------------------------
+ * A batched decode step multiplies every weight row with B input rows. The kernels below load (and
+ * widen) each piece of a 4-row weight group once per pair of input rows, so B rows cost little more
+ * than one in loads and conversions; only the multiply-adds grow with B. Every (weight row, input row)
+ * pair is accumulated in the same order whatever NB is and whichever tile it falls in, so a row's
+ * logits are bit-identical alone and batched. */
+
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* int8 weights (without their row scale) . block-quantized inputs q[b]: per block of 32,
+ * |w| (unsigned) times sign(w) * q (signed) in 16-bit pairs (at most 2 * 128 * 127: no saturation),
+ * summed to 32 bits, then times the block's scale in float32. out[r][b]. */
+static inline __attribute__((always_inline)) void dot4xn_int8(const int8_t *w, int K, long pf,
+                                                              const int8_t *const q[2],
+                                                              const float *const sv[2], const int NB,
+                                                              float out[4][2]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4][2];
+    for (int r = 0; r < 4; r++)
+        for (int b = 0; b < NB; b++) acc[r][b] = _mm256_setzero_ps();
+    int k = 0, blk = 0;
+    for (; k + 32 <= K; k += 32, blk++) {
+        __m256i wv[4], wa[4];
+        for (int r = 0; r < 4; r++) {
+            LS_PREFETCH(w + pf + (long)r * K + k);
+            wv[r] = _mm256_loadu_si256((const __m256i *)(w + (long)r * K + k));
+            wa[r] = _mm256_sign_epi8(wv[r], wv[r]);
+        }
+        for (int b = 0; b < NB; b++) {
+            const __m256i qv = _mm256_loadu_si256((const __m256i *)(q[b] + k));
+            const __m256 s = _mm256_loadu_ps(sv[b] + blk * 8); /* 8 copies of this block's scale */
+            for (int r = 0; r < 4; r++) {
+                const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(wa[r], _mm256_sign_epi8(qv, wv[r])), ones);
+                acc[r][b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc[r][b]);
+            }
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        for (int b = 0; b < NB; b++) {
+            float t = hsum8(acc[r][b]);
+            if (k < K) { /* the last, partial block */
+                int32_t d = 0;
+                for (int i = k; i < K; i++) d += (int16_t)w[(long)r * K + i] * (int16_t)q[b][i];
+                t += sv[b][blk * 8] * (float)d;
+            }
+            out[r][b] = t;
+        }
+    }
+}
+
+static inline __m256 bf16x8_to_f32(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+/* bf16 weights . inputs rounded to bf16 and held as float32 (x[b]): the products are exact in float32,
+ * like vdpbf16ps's. out[r][b]. */
+static inline __attribute__((always_inline)) void dot4xn_bf16(const uint16_t *w, int K, long pf,
+                                                              const float *const x[2], const int NB,
+                                                              float out[4][2]) {
+    __m256 acc[4][2];
+    for (int r = 0; r < 4; r++)
+        for (int b = 0; b < NB; b++) acc[r][b] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 wv[4];
+        for (int r = 0; r < 4; r++) {
+            if ((k & 31) == 0) LS_PREFETCH(w + pf + (long)r * K + k);
+            wv[r] = bf16x8_to_f32(w + (long)r * K + k);
+        }
+        for (int b = 0; b < NB; b++) {
+            const __m256 xv = _mm256_loadu_ps(x[b] + k);
+            for (int r = 0; r < 4; r++) acc[r][b] = _mm256_fmadd_ps(wv[r], xv, acc[r][b]);
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        for (int b = 0; b < NB; b++) {
+            float t = hsum8(acc[r][b]);
+            for (int i = k; i < K; i++) t += bf16_to_f32(w[(long)r * K + i]) * x[b][i];
+            out[r][b] = t;
+        }
+    }
+}
+
+/* One 4-row weight group (w, rows of them valid) times input rows b0, b0 + 1 (NB of them): y[b, n0 + r]. */
+static void group_avx2(const ls_linear *L, const ls_act *a, const char *w, int n0, int rows, int b0, int NB,
+                       long pf, float *y) {
+    const int N = L->n, K = L->k, nb64 = (K + 63) / 64;
+    float out[4][2];
+    if (L->dtype == LS_INT8) {
+        const int8_t *q[2] = {a->q + (long)b0 * K, a->q + (long)(b0 + NB - 1) * K};
+        const float *sv[2] = {a->qscale + (long)b0 * nb64 * 16, a->qscale + (long)(b0 + NB - 1) * nb64 * 16};
+        if (NB == 2) dot4xn_int8((const int8_t *)w, K, pf, q, sv, 2, out);
+        else dot4xn_int8((const int8_t *)w, K, pf, q, sv, 1, out);
+    } else {
+        const float *x[2] = {a->bf16f + (long)b0 * K, a->bf16f + (long)(b0 + NB - 1) * K};
+        if (NB == 2) dot4xn_bf16((const uint16_t *)w, K, pf, x, 2, out);
+        else dot4xn_bf16((const uint16_t *)w, K, pf, x, 1, out);
+    }
+    for (int b = 0; b < NB; b++)
+        for (int r = 0; r < rows; r++)
+            y[(long)(b0 + b) * N + n0 + r] = L->dtype == LS_INT8 ? out[r][b] * L->scale[n0 + r] : out[r][b];
+}
+#endif
+
 /* y[b, n] = W[n] . x[b] for every row of W, split between the team's threads (call it from inside
  * the parallel region; it ends with the team's barrier). Rows past the last group of 4 are done as
  * a group over a zero-padded copy (the thread's `tail` scratch), so every kernel sees 4 rows. */
@@ -382,6 +504,12 @@ static void gemv(ls_model *m, const ls_linear *L, const ls_act *a, int B, float 
             memcpy(padded, w, (size_t)rows * K * esize);
             w = padded;
         }
+#ifdef LS_AVX2
+        if (L->dtype == LS_INT8 || L->dtype == LS_BF16) {
+            for (int b0 = 0; b0 < B; b0 += 2) group_avx2(L, a, w, n0, rows, b0, B - b0 < 2 ? B - b0 : 2, pf, y);
+            continue;
+        }
+#endif
         for (int b = 0; b < B; b++) {
             float out[4];
             if (L->dtype == LS_F32) {
@@ -615,7 +743,7 @@ void ls_destroy(void *handle) {
     ls_model *m = (ls_model *)handle;
     if (!m) return;
     free(m->layers), free(m->x), free(m->xn), free(m->qkv), free(m->attn), free(m->h13), free(m->tmp);
-    free(m->scores), free(m->qscale), free(m->qcorr), free(m->xb), free(m->xq), free(m->tail);
+    free(m->scores), free(m->qscale), free(m->qcorr), free(m->xb), free(m->xbf), free(m->xq), free(m->tail);
     free(m);
 }
 
@@ -654,10 +782,11 @@ void *ls_create(const ls_config *cfg, const ls_layer *layers, int max_threads) {
     m->qscale = malloc(sizeof(float) * B * ((max_k + 63) / 64) * 16);
     m->qcorr = malloc(sizeof(float) * B);
     m->xb = malloc(sizeof(uint16_t) * B * max_k);
+    m->xbf = malloc(sizeof(float) * B * max_k);
     m->xq = malloc((size_t)B * max_k);
     m->tail = malloc((size_t)max_threads * 4 * max_k * sizeof(float));
     if (!m->tail || !m->layers || !m->x || !m->xn || !m->qkv || !m->attn || !m->h13 || !m->tmp || !m->scores ||
-        !m->qscale || !m->qcorr || !m->xb || !m->xq) {
+        !m->qscale || !m->qcorr || !m->xb || !m->xbf || !m->xq) {
         ls_destroy(m);
         return NULL;
     }
@@ -665,7 +794,8 @@ void *ls_create(const ls_config *cfg, const ls_layer *layers, int max_threads) {
     return m;
 }
 
-/* Which fast kernels this build has: 1 = AVX-512, 2 = AVX512-BF16, 4 = AVX512-VNNI, 8 = fp8 via BF16. */
+/* Which fast kernels this build has: 1 = AVX-512, 2 = AVX512-BF16, 4 = AVX512-VNNI, 8 = fp8 via BF16,
+ * 16 = AVX2 (int8 and bf16). */
 int ls_features(void) {
     int f = 0;
 #ifdef LS_AVX512
@@ -679,6 +809,9 @@ int ls_features(void) {
 #endif
 #ifdef LS_AVX512_FP8
     f |= 8;
+#endif
+#ifdef LS_AVX2
+    f |= 16;
 #endif
     return f;
 }

@@ -108,9 +108,10 @@ def _library(portable: bool = False, defines: tuple[str, ...] = ()) -> ctypes.CD
 
 
 def kernel_features(portable: bool = False) -> list[str]:
-    """The vector kernels the compiled step has here, e.g. ['avx512', 'avx512_bf16', 'avx512_vnni', 'fp8']."""
+    """The vector kernels the compiled step has here, e.g. ['avx512', 'avx512_bf16', 'avx512_vnni', 'fp8'],
+    or ['avx2'] on a CPU with AVX2 and FMA but no AVX-512 (int8 and bf16 kernels)."""
     bits = _library(portable).ls_features()
-    names = ((1, "avx512"), (2, "avx512_bf16"), (4, "avx512_vnni"), (8, "fp8"))
+    names = ((1, "avx512"), (2, "avx512_bf16"), (4, "avx512_vnni"), (8, "fp8"), (16, "avx2"))
     return [name for bit, name in names if bits & bit]
 
 
