@@ -152,6 +152,26 @@ def test_bf16_and_int8_stay_close_to_float32(quantization):
     assert relative_error(results["native"], results["portable"]) < 2e-3
 
 
+@pytest.mark.parametrize("build", BUILDS)
+@pytest.mark.parametrize("quantization", [None, "int8"])
+def test_a_row_gives_the_same_logits_alone_and_batched(quantization, build):
+    """Serving batches rows of different requests; a greedy request must not change with its company. The
+    batched kernels share weight loads between rows in tiles, so row i is decoded in steps of i + 1
+    rows (alone in its tile or not) and compared bit for bit with the step over all four."""
+    args = tiny_args(dim=80, ffn_hidden_dim=168)  # inner sizes with partial blocks: the tail paths too
+    sd = random_meta_state_dict(args, seed=41)
+    model = make_engine(args, sd, dtype=torch.bfloat16, max_batch_size=4, cpu_kernels=False).model
+    if quantization:
+        quantize_model(model, quantization)
+    step = CpuDecodeStep(model, portable=build == "portable")
+    prompts = random_prompts(args.vocab_size, [5, 12, 3, 20], seed=42)
+    nxt = [7, 8, 9, 10]
+    full = step_logits(model, step, prompts, nxt)
+    for i in range(3):
+        part = step_logits(model, step, prompts[: i + 1], nxt[: i + 1])
+        assert torch.equal(part[i], full[i]), f"row {i} differs between a {i + 1}-row step and a 4-row step"
+
+
 def test_engine_uses_the_c_step_and_generates_like_pytorch():
     args = tiny_args()
     sd = random_meta_state_dict(args, seed=31)
