@@ -47,7 +47,6 @@ from pathlib import Path
 
 import torch
 
-from llamasys.core_model.checkpoints.hf import meta_state_dict_to_hf
 from llamasys.core_model.config import ModelArgs, RopeScaling, expected_meta_shapes
 from llamasys.core_model.tokenizers.llama3 import (
     LLAMA3_PAT_STR,
@@ -353,6 +352,66 @@ def hf_config(args: ModelArgs, tie_embeddings: bool | None = None, torch_dtype: 
     return config
 
 
+# Meta name -> transformers LlamaForCausalLM name, per layer and at the top (the names in transformers'
+# modeling_llama.py and its convert_llama_weights_to_hf.py), written out here rather than taken from the
+# loader's own tables, so a wrong table in the loader cannot agree with itself
+_HF_LAYER_NAMES = {
+    "attention.wq.weight": "self_attn.q_proj.weight",
+    "attention.wk.weight": "self_attn.k_proj.weight",
+    "attention.wv.weight": "self_attn.v_proj.weight",
+    "attention.wo.weight": "self_attn.o_proj.weight",
+    "feed_forward.w1.weight": "mlp.gate_proj.weight",
+    "feed_forward.w2.weight": "mlp.down_proj.weight",
+    "feed_forward.w3.weight": "mlp.up_proj.weight",
+    "attention_norm.weight": "input_layernorm.weight",
+    "ffn_norm.weight": "post_attention_layernorm.weight",
+}
+_HF_TOP_NAMES = {
+    "tok_embeddings.weight": "model.embed_tokens.weight",
+    "norm.weight": "model.norm.weight",
+    "output.weight": "lm_head.weight",
+}
+
+
+def _rotate_half_rows(weight: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """Meta's interleaved q/k rows (pairs 2i, 2i+1 rotate together) -> HF's rotate-half order (i and
+    i + head_dim/2 rotate together), per head: `permute` in transformers' convert_llama_weights_to_hf.py.
+    weight: [n_heads * head_dim, dim] -> same shape, rows reordered."""
+    rows, cols = weight.shape
+    head_dim = rows // n_heads
+    return weight.view(n_heads, head_dim // 2, 2, cols).transpose(1, 2).reshape(rows, cols)
+
+
+def _transformers_llama(args: ModelArgs, tie: bool, dtype: torch.dtype) -> tuple:
+    """transformers' own `LlamaConfig` and an (untrained) `LlamaForCausalLM` for `args`."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    base = TINY_BASE_SIZE if args.vocab_size != LLAMA3_VOCAB_SIZE else 128000
+    rope_scaling = None
+    if args.rope_scaling is not None:
+        rope_scaling = {"rope_type": "llama3", **dataclasses.asdict(args.rope_scaling)}
+    config = LlamaConfig(
+        vocab_size=args.vocab_size,
+        hidden_size=args.dim,
+        intermediate_size=args.ffn_hidden_dim,
+        num_hidden_layers=args.n_layers,
+        num_attention_heads=args.n_heads,
+        num_key_value_heads=args.n_kv_heads,
+        head_dim=args.head_dim,
+        rms_norm_eps=args.norm_eps,
+        rope_theta=args.rope_theta,
+        rope_scaling=rope_scaling,
+        max_position_embeddings=args.max_position_embeddings,
+        tie_word_embeddings=tie,
+        hidden_act="silu",
+        attention_bias=False,
+        mlp_bias=False,
+        bos_token_id=base,
+        eos_token_id=[base + 1, base + 8, base + 9],
+    )
+    return config, LlamaForCausalLM(config).to(dtype)
+
+
 def write_hf_checkpoint(
     directory: str | Path,
     args: ModelArgs,
@@ -362,35 +421,45 @@ def write_hf_checkpoint(
     seed: int = 0,
     chat_template: str | None = TINY_CHAT_TEMPLATE,
 ) -> Path:
-    """An HF folder: config.json, model.safetensors (or two shards + model.safetensors.index.json) in
-    HF's permuted q/k layout, without lm_head.weight when tied, plus the tokenizer files."""
-    from safetensors.torch import save_file
-
+    """An HF folder written by transformers itself: `LlamaConfig(...)` and
+    `LlamaForCausalLM(config).save_pretrained(directory)` after loading `state_dict` (Meta names and
+    layout, default `random_meta_state_dict(args, seed)`) into it, so config.json and the safetensors
+    are whatever the installed transformers writes (5.x: `dtype` and `rope_parameters`; 4.x:
+    `torch_dtype`, `rope_theta` and `rope_scaling`). The weights keep the state dict's dtype; q/k rows are
+    in HF's rotate-half order; a tied model has no `lm_head.weight`. `sharded=True` saves two
+    files (`model-0000{1,2}-of-00002.safetensors` + `model.safetensors.index.json`). Then the tokenizer
+    files (see the module docstring). Raises ValueError if the state dict does not fit transformers'
+    model (a wrong name or shape)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tie = args.tie_word_embeddings if tie_embeddings is None else tie_embeddings
     sd = state_dict if state_dict is not None else random_meta_state_dict(args, seed)
     dtype = next(iter(sd.values())).dtype
-    config = hf_config(args, tie, str(dtype).removeprefix("torch."))
-    (directory / "config.json").write_text(json.dumps(config, indent=2))
-    # contiguous copies: safetensors refuses tensors that share storage (a tied head, views)
-    hf = {k: t.contiguous().clone() for k, t in meta_state_dict_to_hf(sd, args, tied=tie).items()}
-    if sharded:
-        names = list(hf)
-        half = len(names) // 2
-        files = {
-            "model-00001-of-00002.safetensors": names[:half],
-            "model-00002-of-00002.safetensors": names[half:],
-        }
-        weight_map = {}
-        for file, keys in files.items():
-            save_file({k: hf[k] for k in keys}, str(directory / file), metadata={"format": "pt"})
-            weight_map |= dict.fromkeys(keys, file)
-        total = sum(t.numel() * t.element_size() for t in hf.values())
-        index = {"metadata": {"total_size": total}, "weight_map": weight_map}
-        (directory / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    _, model = _transformers_llama(args, tie, dtype)
+    hf: dict[str, torch.Tensor] = {}
+    for name, tensor in sd.items():
+        if name in _HF_TOP_NAMES:
+            if not (tie and name == "output.weight"):
+                hf[_HF_TOP_NAMES[name]] = tensor
+            continue
+        _, layer, rest = name.split(".", 2)
+        if rest == "attention.wq.weight":
+            tensor = _rotate_half_rows(tensor, args.n_heads)
+        elif rest == "attention.wk.weight":
+            tensor = _rotate_half_rows(tensor, args.n_kv_heads)
+        hf[f"model.layers.{layer}.{_HF_LAYER_NAMES[rest]}"] = tensor
+    missing, unexpected = model.load_state_dict(hf, strict=False)
+    if unexpected or set(missing) - ({"lm_head.weight"} if tie else set()):
+        raise ValueError(
+            f"state dict does not fit LlamaForCausalLM: missing {missing}, unexpected {unexpected}"
+        )
+    if sharded:  # greedy split: more than half the bytes (and < all) in the first file, the rest in a second
+        sizes = [t.numel() * t.element_size() for t in model.state_dict().values()]
+        model.save_pretrained(directory, max_shard_size=sum(sizes) // 2 + max(sizes))
+        if not (directory / "model-00002-of-00002.safetensors").exists():
+            raise ValueError(f"{directory}: the weights do not split into two shards (one tensor dominates)")
     else:
-        save_file(hf, str(directory / "model.safetensors"), metadata={"format": "pt"})
+        model.save_pretrained(directory, max_shard_size=2**62)
     _write_hf_tokenizer(directory, args, chat_template)
     return directory
 

@@ -310,7 +310,11 @@ def read_hf_checkpoint(folder: Path) -> Checkpoint:
         chat_template=read_chat_template(folder),
         path=folder,
         format="hf",
-        metadata={"files": [p.name for p in files], "torch_dtype": config.get("torch_dtype")},
+        # transformers 5.x writes `dtype`, 4.x `torch_dtype`
+        metadata={
+            "files": [p.name for p in files],
+            "torch_dtype": config.get("dtype", config.get("torch_dtype")),
+        },
     )
 
 

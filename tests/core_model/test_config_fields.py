@@ -167,7 +167,8 @@ def test_absent_fields_take_transformers_defaults_and_say_so(tmp_path, caplog):
     args = tiny_args(rope_scaling=None, norm_eps=1e-6, rope_theta=10000.0)
     folder = write_hf_checkpoint(tmp_path / "hf", args, random_meta_state_dict(args, seed=5))
     config = json.loads((folder / "config.json").read_text())
-    for key in ("rope_theta", "rms_norm_eps", "rope_scaling", "head_dim", "hidden_act"):
+    # rope_parameters: where transformers 5.x writes rope_theta (4.x: top-level rope_theta)
+    for key in ("rope_theta", "rms_norm_eps", "rope_scaling", "rope_parameters", "head_dim", "hidden_act"):
         config.pop(key, None)
     (folder / "config.json").write_text(json.dumps(config))
     with caplog.at_level(logging.WARNING):
