@@ -531,7 +531,7 @@ static void gemv(ls_model *m, const ls_linear *L, const ls_act *a, int B, float 
 
 /* -- attention -------------------------------------------------------------------------------------- */
 
-static void rope_and_store(ls_model *m, const ls_layer *L, int B, const int64_t *pos) {
+static void rope_and_store(ls_model *m, const ls_layer *L, int B, const int64_t *pos, const int64_t *rows) {
     const ls_config *c = &m->cfg;
     const int hd = c->head_dim, nq = c->n_heads, nkv = c->n_kv_heads, S = c->max_seq_len;
     const int heads = nq + nkv; /* q heads then k heads get RoPE; v heads are only stored */
@@ -550,7 +550,7 @@ static void rope_and_store(ls_model *m, const ls_layer *L, int B, const int64_t 
         if (h >= nq) { /* k or v: into the cache at this row's position */
             const int kvh = h < heads ? h - nq : h - heads;
             void *cache = h < heads ? L->cache_k : L->cache_v;
-            const long base = (((long)b * nkv + kvh) * S + pos[b]) * hd;
+            const long base = (((long)rows[b] * nkv + kvh) * S + pos[b]) * hd;
             for (int j = 0; j < hd; j++) store_act(cache, c->act_dtype, base + j, v[j]);
         }
     }
@@ -603,7 +603,7 @@ static void attend_bf16(const float *q, const uint16_t *kc, const uint16_t *vc, 
 }
 #endif
 
-static void attention(ls_model *m, const ls_layer *L, int B, const int64_t *pos) {
+static void attention(ls_model *m, const ls_layer *L, int B, const int64_t *pos, const int64_t *rows) {
     const ls_config *c = &m->cfg;
     const int hd = c->head_dim, nq = c->n_heads, nkv = c->n_kv_heads, S = c->max_seq_len;
     const int rep = nq / nkv, dt = c->act_dtype;
@@ -613,7 +613,7 @@ static void attention(ls_model *m, const ls_layer *L, int B, const int64_t *pos)
     for (int i = 0; i < B * nq; i++) {
         const int b = i / nq, h = i % nq, kvh = h / rep, n = (int)pos[b] + 1;
         const float *q = m->qkv + (long)b * m->qkv_n + (long)h * hd;
-        const long base = ((long)b * nkv + kvh) * S * hd;
+        const long base = ((long)rows[b] * nkv + kvh) * S * hd;
 #ifdef LS_AVX512
         if (dt == LS_BF16 && hd % 16 == 0 && hd <= 256) {
             attend_bf16(q, (const uint16_t *)L->cache_k + base, (const uint16_t *)L->cache_v + base, n, hd,
@@ -668,13 +668,26 @@ static void add_rows(float *x, const float *y, long n) {
     for (long i = 0; i < n; i++) x[i] += y[i];
 }
 
-int ls_decode(void *handle, int B, const int64_t *tokens, const int64_t *pos, float *logits, int nthreads) {
+/* Decodes B rows: row b feeds tokens[b] at position pos[b] into cache row rows[b] (NULL: row b), so
+ * the busy cache rows of a serving batch decode without the idle rows between them. */
+int ls_decode(void *handle, int B, const int64_t *tokens, const int64_t *pos, const int64_t *rows, float *logits,
+              int nthreads) {
     ls_model *m = (ls_model *)handle;
     const ls_config *c = &m->cfg;
     if (B < 1 || B > c->max_batch) return 1;
     for (int b = 0; b < B; b++) {
         if (tokens[b] < 0 || tokens[b] >= c->vocab) return 2;
         if (pos[b] < 0 || pos[b] >= c->max_seq_len) return 3;
+        if (rows) {
+            if (rows[b] < 0 || rows[b] >= c->max_batch) return 4;
+            for (int j = 0; j < b; j++)
+                if (rows[j] == rows[b]) return 4;
+        }
+    }
+    int64_t identity[c->max_batch];
+    if (!rows) {
+        for (int b = 0; b < B; b++) identity[b] = b;
+        rows = identity;
     }
     if (nthreads < 1) nthreads = 1;
     if (nthreads > m->max_threads) nthreads = m->max_threads;
@@ -697,8 +710,8 @@ int ls_decode(void *handle, int B, const int64_t *tokens, const int64_t *pos, fl
                 prepare_act(&L->wqkv, m->xn, B, m, &act);
             }
             gemv(m, &L->wqkv, &act, B, m->qkv);
-            rope_and_store(m, L, B, pos);
-            attention(m, L, B, pos);
+            rope_and_store(m, L, B, pos, rows);
+            attention(m, L, B, pos, rows);
 #pragma omp single
             prepare_act(&L->wo, m->attn, B, m, &act);
             gemv(m, &L->wo, &act, B, m->tmp);

@@ -99,6 +99,7 @@ def _library(portable: bool = False, defines: tuple[str, ...] = ()) -> ctypes.CD
             ctypes.c_void_p,
             ctypes.c_void_p,
             ctypes.c_void_p,
+            ctypes.c_void_p,
             ctypes.c_int,
         ]
         lib.ls_features.restype = ctypes.c_int
@@ -228,17 +229,27 @@ class CpuDecodeStep:
         w = layer.weight
         return _Linear(w=self._ptr(w), scale=None, dtype=_ACT_DTYPES[w.dtype], n=n, k=k)
 
-    def __call__(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """tokens, positions: LongTensor `[n]` for cache rows 0..n-1 -> float32 logits `[n, vocab]`."""
+    def __call__(
+        self, tokens: torch.Tensor, positions: torch.Tensor, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """tokens, positions: LongTensor `[n]` -> float32 logits `[n, vocab]`. Entry i feeds tokens[i] at
+        positions[i] into KV-cache row `rows[i]` (LongTensor `[n]`, distinct rows; default: row i), so a
+        serving batch decodes its busy cache rows without the idle ones between them. Raises ValueError
+        for a bad count, token id, position or row."""
         n = tokens.shape[0]
         tokens = tokens.contiguous() if tokens.dtype == torch.long else tokens.long().contiguous()
         positions = positions.contiguous() if positions.dtype == torch.long else positions.long().contiguous()
+        if positions.shape != (n,) or (rows is not None and rows.shape != (n,)):
+            raise ValueError(f"C decode step: tokens, positions and rows must all have shape [{n}]")
+        if rows is not None:
+            rows = rows.contiguous() if rows.dtype == torch.long else rows.long().contiguous()
         logits = torch.empty(n, self.model.args.vocab_size, dtype=torch.float32)
         status = self._lib.ls_decode(
             self._handle,
             n,
             tokens.data_ptr(),
             positions.data_ptr(),
+            None if rows is None else rows.data_ptr(),
             logits.data_ptr(),
             torch.get_num_threads(),
         )
@@ -247,6 +258,7 @@ class CpuDecodeStep:
                 1: f"{n} rows (1..{self.model.max_batch_size} allowed)",
                 2: "a token id outside the vocabulary",
                 3: f"a position outside 0..{self.model.max_seq_len - 1}",
+                4: f"cache rows that repeat or fall outside 0..{self.model.max_batch_size - 1}",
             }[status]
             raise ValueError(f"C decode step: {problem}")
         return logits

@@ -476,7 +476,8 @@ class Engine:
                 raise ValueError("a constraint needs the engine's tokenizer, and this engine has none")
             from .structured.grammar import RowConstraint
 
-            row.constraint = RowConstraint.start(sampling.constraint, self.tokenizer)
+            # prefetch: each next mask is computed in the background while the model runs its step
+            row.constraint = RowConstraint.start(sampling.constraint, self.tokenizer, prefetch=True)
         return row
 
     def _constrain(self, rows: Sequence[_Row], logits: torch.Tensor) -> None:
@@ -572,14 +573,22 @@ class Engine:
 
     @torch.inference_mode()
     def _decode(
-        self, tokens: torch.Tensor, positions: torch.Tensor, kv_len: int, exact: bool = False
+        self,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        kv_len: int,
+        exact: bool = False,
+        rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """One decode step for rows 0..n-1: tokens, positions `[n]` -> float32 logits `[n, vocab]`.
-        `exact`: one row whose position is kv_len - 1 (eager only; graphs always mask)."""
+        `exact`: one row whose position is kv_len - 1 (eager only; graphs always mask). `rows`: the
+        cache rows of the n entries (LongTensor `[n]`, distinct), only on the C step (`cpu_step`)."""
+        if rows is not None and self.cpu_step is None:
+            raise ValueError("decoding into chosen cache rows needs the C decode step (engine.cpu_step)")
         if self.graphs is not None:
             return self.graphs.step(tokens, positions)
         if self.cpu_step is not None:
-            return self.cpu_step(tokens, positions)
+            return self.cpu_step(tokens, positions, rows)
         if self._gemv_fast_path and tokens.shape[0] == 1:
             # One row on the CPU in bf16/fp16: every matmul is a matrix-vector product, and PyTorch's own
             # reduced-precision GEMV kernel streams weights several times faster than oneDNN's GEMM at

@@ -94,6 +94,9 @@ class ServingStats:
     thread_alive: bool
     threads: int  # CPU threads of the last model call (`ThreadChooser`)
     thread_estimates: dict[str, float]  # "kind/bucket/threads" -> moving average s per row or token
+    decode_rows: int = 0  # rows computed by those steps (decoding requests only, no idle rows)
+    decode_model_s: float = 0.0  # seconds inside the model's decode calls (the C step, eager or graph)
+    decode_step_s: float = 0.0  # seconds of whole decode steps: inputs, model call, sampling, events
 
 
 class _Done:
@@ -143,7 +146,9 @@ class Request:
 
     # -- scheduler side -------------------------------------------------------------------------
 
-    def _put(self, item: Any) -> None:
+    def _put(self, item: Any, wakes: _Wakes | None = None) -> None:
+        """Deliver an item; an asyncio reader is woken now, or with `wakes.send()` when given (one
+        hand-off per event loop per step instead of one per token)."""
         with self._cond:
             if self.cancelled and item is not _DONE:
                 return  # nobody will read it
@@ -151,9 +156,10 @@ class Request:
             self._cond.notify_all()
             waker, self._waker = self._waker, None
         if waker is not None:
-            loop, future = waker
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-                loop.call_soon_threadsafe(_wake, future)
+            if wakes is None:
+                _Wakes().add(*waker).send()
+            else:
+                wakes.add(*waker)
 
     # -- consumer side --------------------------------------------------------------------------
 
@@ -254,9 +260,29 @@ class Request:
                 server._wake()
 
 
-def _wake(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_result(None)
+def _wake(futures: list[asyncio.Future]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
+
+
+class _Wakes:
+    """Futures of asyncio readers to wake, grouped by event loop: `send()` makes one
+    `call_soon_threadsafe` per loop (each one is a write to the loop's self-pipe and a wake-up of its
+    thread; four streams on one loop used to cost four of them per step)."""
+
+    def __init__(self) -> None:
+        self.by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future]] = {}
+
+    def add(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future) -> _Wakes:
+        self.by_loop.setdefault(loop, []).append(future)
+        return self
+
+    def send(self) -> None:
+        for loop, futures in self.by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+                loop.call_soon_threadsafe(_wake, futures)
+        self.by_loop = {}
 
 
 @dataclass
@@ -319,6 +345,9 @@ class AsyncEngine:
         self._thread: threading.Thread | None = None
         self._next_id = 0
         self._steps = 0
+        self._decode_rows = 0
+        self._decode_model_s = 0.0
+        self._decode_step_s = 0.0
         self._finished = 0
         self._closed = False
         _LIVE.add(self)
@@ -411,6 +440,9 @@ class AsyncEngine:
                 thread_alive=self._thread is not None and self._thread.is_alive(),
                 threads=self._threads.last,
                 thread_estimates={"/".join(map(str, k)): v for k, v in self._threads.estimates.items()},
+                decode_rows=self._decode_rows,
+                decode_model_s=self._decode_model_s,
+                decode_step_s=self._decode_step_s,
             )
 
     def shutdown(self, timeout: float = 10.0) -> None:
@@ -477,15 +509,16 @@ class AsyncEngine:
                     self._end_locked(slot.request, error)
                 slot.cached = []  # the cache rows' contents are unknown now
 
-    def _end_locked(self, request: Request, final: Any) -> None:
-        """Release `request`'s slot and deliver its last item (an event, an error, or nothing)."""
+    def _end_locked(self, request: Request, final: Any, wakes: _Wakes | None = None) -> None:
+        """Release `request`'s slot and deliver its last item (an event, an error, or nothing); with
+        `wakes`, an asyncio reader is woken when the caller sends them."""
         state = request._state
         if state.slot is not None and self._slots[state.slot].request is request:
             self._slots[state.slot].request = None
         self._finished += 1
         if final is not None:
-            request._put(final)
-        request._put(_DONE)
+            request._put(final, wakes)
+        request._put(_DONE, wakes)
         self._cond.notify_all()
 
     def _step(self) -> None:
@@ -560,17 +593,26 @@ class AsyncEngine:
             self._emit(engine, [request], logits)
 
     def _decode(self, engine: Engine, decoding: list[tuple[int, Request]]) -> None:
-        n = decoding[-1][0] + 1  # cache rows 0..n-1 decode; rows without a decoding request idle
-        tokens = [0] * n
-        positions = [0] * n
-        for i in range(n):  # an idle row writes one harmless key/value just past what it holds
-            cached = self._slots[i].cached
-            if len(cached) >= engine.max_seq_len:
-                del cached[engine.max_seq_len - 1 :]
-            positions[i] = len(cached)
-        for i, request in decoding:
-            tokens[i] = request._state.pending
-            positions[i] = len(request._state.prompt) + len(request._state.row.tokens) - 1
+        start = time.perf_counter()
+        rows = None
+        if engine.cpu_step is not None:  # the C step decodes exactly the busy cache rows
+            n = len(decoding)
+            tokens = [r._state.pending for _, r in decoding]
+            positions = [len(r._state.prompt) + len(r._state.row.tokens) - 1 for _, r in decoding]
+            if any(i != k for k, (i, _) in enumerate(decoding)):
+                rows = torch.tensor([i for i, _ in decoding], dtype=torch.long)
+        else:  # PyTorch and CUDA graphs decode cache rows 0..n-1; rows without a decoding request idle
+            n = decoding[-1][0] + 1
+            tokens = [0] * n
+            positions = [0] * n
+            for i in range(n):  # an idle row writes one harmless key/value just past what it holds
+                cached = self._slots[i].cached
+                if len(cached) >= engine.max_seq_len:
+                    del cached[engine.max_seq_len - 1 :]
+                positions[i] = len(cached)
+            for i, request in decoding:
+                tokens[i] = request._state.pending
+                positions[i] = len(request._state.prompt) + len(request._state.row.tokens) - 1
         t = torch.tensor(tokens, dtype=torch.long, device=engine.device)
         p = torch.tensor(positions, dtype=torch.long, device=engine.device)
         exact = n == 1 and not engine.compiled  # one row: attend over exactly its keys, no mask
@@ -580,8 +622,11 @@ class AsyncEngine:
             else min(engine.max_seq_len, -(-(max(positions) + 1) // _KV_WINDOW) * _KV_WINDOW)
         )
         with self._threads.run("decode", n):
-            logits = engine._decode(t, p, kv_len, exact=exact)
+            model_start = time.perf_counter()
+            logits = engine._decode(t, p, kv_len, exact=exact, rows=rows)
+            self._decode_model_s += time.perf_counter() - model_start
         self._steps += 1
+        self._decode_rows += len(decoding)
         for i, request in decoding:
             self._slots[i].cached.append(request._state.pending)
         self._emit(
@@ -589,10 +634,13 @@ class AsyncEngine:
             [r for _, r in decoding],
             logits[[i for i, _ in decoding]] if n != len(decoding) else logits,
         )
+        self._decode_step_s += time.perf_counter() - start
 
     def _emit(self, engine: Engine, requests: list[Request], logits: torch.Tensor) -> None:
-        """Pick one token per request from its logits row, accept it, deliver the event(s)."""
+        """Pick one token per request from its logits row, accept it, deliver the event(s); asyncio
+        readers are woken once per event loop, after every row's event is queued."""
         now = time.perf_counter()
+        wakes = _Wakes()
         engine._constrain([r._state.row for r in requests], logits)  # each row's own constraint, if any
         greedy_ids = logits.argmax(dim=-1).tolist()  # one host sync for every greedy row
         for k, request in enumerate(requests):
@@ -608,7 +656,7 @@ class AsyncEngine:
                 before = len(row.tokens)
                 engine._accept(row, token, state.stop_ids, params.max_tokens)
                 if len(row.tokens) > before:  # accepted (a constraint may still refuse it)
-                    request._put(engine._token_event(row, token, logprob))
+                    request._put(engine._token_event(row, token, logprob), wakes)
             if not row.done:
                 state.pending = token
                 continue
@@ -616,7 +664,8 @@ class AsyncEngine:
                 row, state.first_token - state.admitted, now - state.first_token, request.reused_tokens
             )
             with self._cond:
-                self._end_locked(request, final)
+                self._end_locked(request, final, wakes)
+        wakes.send()
 
 
 class ThreadChooser:

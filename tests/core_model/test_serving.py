@@ -388,3 +388,53 @@ def test_shutdown_ends_every_reader_and_a_new_server_replaces_it():
         server.submit([1, 2])
     assert engine.serve() is not server  # engine.serve() makes a new one
     assert len(engine.generate([[1, 2, 3]], SamplingParams(max_tokens=2))[0].tokens) == 2
+
+
+def test_the_c_step_decodes_only_the_busy_cache_rows(monkeypatch):
+    """A request left alone in slot 2 decodes one row into cache row 2 (not rows 0..2 with two idle
+    ones), and gives the tokens it gives alone in slot 0; the stats count rows and model time."""
+    engine = make_engine(slots=3, max_seq_len=256)
+    calls = []
+    step = engine.cpu_step
+
+    def recording(tokens, positions, rows=None):
+        calls.append((tokens.shape[0], None if rows is None else rows.tolist()))
+        return step(tokens, positions, rows)
+
+    monkeypatch.setattr(engine, "cpu_step", recording)
+    server = engine.serve()
+    short, long = SamplingParams(max_tokens=2), SamplingParams(max_tokens=24)
+    p = prompts(3, seed=5)
+    alone = cold(server, p[2], long)
+    server.forget_cache()
+    calls.clear()
+    requests = [server.submit(p[0], short), server.submit(p[1], short), server.submit(p[2], long)]
+    assert requests[2].result().tokens == alone
+    assert [r._state.slot for r in requests] == [0, 1, 2]
+    assert (1, [2]) in calls  # slot 2 alone after the short ones ended
+    assert all(n == (len(rows) if rows else n) for n, rows in calls)
+    stats = server.stats()
+    assert stats.decode_rows >= 23 + 2 and 0 < stats.decode_model_s <= stats.decode_step_s
+
+
+def test_the_c_step_writes_the_cache_rows_it_is_given():
+    """rows=[2, 0] decodes entry 0 into cache row 2 and entry 1 into row 0: the same logits as the
+    same tokens at the same positions in rows 0 and 1; repeated or out-of-range rows are refused."""
+    engine = make_engine(slots=3, max_seq_len=64)
+    step, model = engine.cpu_step, engine.model
+    p = prompts(2, seed=6)
+    with torch.inference_mode():
+        for row, prompt in enumerate(p):
+            n = len(prompt)
+            model(torch.tensor([prompt]), torch.arange(n)[None], row_start=row, kv_len=n, exact=True)
+        tokens, positions = torch.tensor([5, 6]), torch.tensor([len(p[0]), len(p[1])])
+        plain = step(tokens, positions)
+        for layer in model.layers:  # move row 0's cache to row 2 and row 1's to row 0
+            for cache in (layer.attention.cache_k, layer.attention.cache_v):
+                cache[2] = cache[0]
+                cache[0] = cache[1]
+        moved = step(tokens, positions, torch.tensor([2, 0]))
+        assert torch.equal(plain, moved)
+        for bad in ([1, 1], [0, 3], [-1, 0]):
+            with pytest.raises(ValueError, match="cache rows"):
+                step(tokens, positions, torch.tensor(bad))
