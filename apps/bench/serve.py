@@ -11,6 +11,9 @@ every figure (this machine may be shared):
   tokens/s (all tokens / wall time), aggregate decode tokens/s (tokens generated while every stream was
   decoding / that time; one at a time: tokens after each first token / decode time), time to first token
   and inter-token latency p50/p95; `speedup` = batched / one-at-a-time aggregate decode tokens/s.
+  Beside them, where the time of a step goes: `engine_step` times the engine's own decode step over N
+  rows called directly (no scheduler), and each side's `steps` says how long its scheduler's decode
+  steps took inside the model call and in all (inputs, model call, sampling, events), per step.
 - `agent`: an agent-shaped conversation: a `--agent-prompt` token prompt, then four steps, each adding
   the reply and `--agent-step` new tokens; time to first token of steps 2-5 with prefix reuse against
   the same steps with the cache forgotten before each (`ratio` = with / without).
@@ -19,6 +22,10 @@ every figure (this machine may be shared):
 - `contention`: one stream's decode tokens/s on the C step and on the PyTorch path, idle and then with
   `--contention K` busy-looping processes (at least 1 for this section), with the adaptive thread
   count and with all threads fixed; `kept` = busy / idle.
+
+`--threads N` fixes the CPU threads of every model call (the serving engine's and `engine_step`'s) at N;
+0 (the default) lets the serving engine adapt them (`ThreadChooser`) and times `engine_step` on all of
+PyTorch's threads.
 """
 
 from __future__ import annotations
@@ -106,6 +113,50 @@ def _summarise(runs: list[dict[str, Any]], wall: float, concurrent: bool) -> dic
     }
 
 
+def _engine_step(engine: Any, rows: int, position: int, repeats: int = 8) -> dict[str, Any]:
+    """The engine's own decode step over `rows` cache rows at about `position`, called directly (what a
+    scheduler step costs at the least): median and best wall ms per step, CPU ms per step."""
+    import torch
+
+    tokens = torch.full((rows,), 200, dtype=torch.long, device=engine.device)
+    positions = torch.arange(position, position + rows, dtype=torch.long, device=engine.device)
+    kv_len = min(engine.max_seq_len, -(-(position + rows) // 256) * 256)
+    server = engine.serve()
+    with engine._lock, torch.inference_mode():
+        server.forget_cache(rows)  # the step writes these rows' caches
+        engine._decode(tokens, positions, kv_len)  # warm-up
+        wall, cpu = [], []
+        for _ in range(repeats):
+            w, c = time.perf_counter(), time.process_time()
+            engine._decode(tokens, positions, kv_len)
+            wall.append(time.perf_counter() - w)
+            cpu.append(time.process_time() - c)
+    wall.sort()
+    return {
+        "rows": rows,
+        "threads": torch.get_num_threads(),
+        "wall_ms_p50": round(wall[len(wall) // 2] * 1e3, 2),
+        "wall_ms_min": round(wall[0] * 1e3, 2),
+        "cpu_ms_mean": round(sum(cpu) / len(cpu) * 1e3, 2),
+        "load_avg": _load(),
+    }
+
+
+def _step_times(server: Any, before: Any) -> dict[str, Any]:
+    """The scheduler's decode steps since `before` (a ServingStats): per step, ms inside the model call
+    and ms in all; rows per step."""
+    after = server.stats()
+    steps = after.steps - before.steps
+    if steps <= 0:
+        return {"steps": 0}
+    return {
+        "steps": steps,
+        "rows_per_step": round((after.decode_rows - before.decode_rows) / steps, 2),
+        "model_ms_per_step": round((after.decode_model_s - before.decode_model_s) / steps * 1e3, 2),
+        "step_ms_per_step": round((after.decode_step_s - before.decode_step_s) / steps * 1e3, 2),
+    }
+
+
 def _concurrency(engine: Any, streams: list[int], new_tokens: int, prompt_tokens: int, seed: int) -> list:
     from llamasys.core_model import SamplingParams
 
@@ -128,15 +179,26 @@ def _concurrency(engine: Any, streams: list[int], new_tokens: int, prompt_tokens
                 runs.append(await _consume(server.submit(p, params), time.perf_counter()))
             return runs
 
+        step = _engine_step(engine, n, prompt_tokens + new_tokens // 2)
         server.forget_cache()
-        start = time.perf_counter()
+        before, start = server.stats(), time.perf_counter()
         batched = _summarise(asyncio.run(together()), time.perf_counter() - start, concurrent=n > 1)
+        batched["steps"] = _step_times(server, before)
         server.forget_cache()
-        start = time.perf_counter()
+        before, start = server.stats(), time.perf_counter()
         single = _summarise(asyncio.run(one_by_one()), time.perf_counter() - start, concurrent=False)
+        single["steps"] = _step_times(server, before)
         server.forget_cache()
         speedup = batched["aggregate_decode_tok_s"] / max(single["aggregate_decode_tok_s"], 1e-9)
-        out.append({"streams": n, "batched": batched, "one_at_a_time": single, "speedup": round(speedup, 2)})
+        out.append(
+            {
+                "streams": n,
+                "engine_step": step,
+                "batched": batched,
+                "one_at_a_time": single,
+                "speedup": round(speedup, 2),
+            }
+        )
     return out
 
 
@@ -339,14 +401,59 @@ def run_serve_benchmark(
     llama_cpp: bool = True,
     seed: int = 0,
     sections: tuple[str, ...] = SECTIONS,
+    threads: int = 0,
 ) -> dict[str, Any]:
     """The whole report (see the module docstring). With `contention` > 0 the whole run happens beside
     that many busy-looping processes; the contention section always compares idle with busy. `sections`:
     which of "concurrency", "agent", "llama_cpp", "contention" to run; each one's result is also printed
-    to stderr as it completes (a run cut short keeps what it measured)."""
+    to stderr as it completes (a run cut short keeps what it measured). `threads`: CPU threads of every
+    model call, 0 = the serving engine adapts them."""
+    if threads < 0:
+        raise ValueError(f"threads must be >= 0 (0 = adaptive), got {threads}")
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise ValueError(f"unknown sections {sorted(unknown)}: choose from {', '.join(SECTIONS)}")
+    import torch
+
+    all_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _run(
+            model,
+            quantization=quantization,
+            streams=streams,
+            new_tokens=new_tokens,
+            prompt_tokens=prompt_tokens,
+            agent_prompt=agent_prompt,
+            agent_step=agent_step,
+            contention=contention,
+            contention_section=contention_section,
+            llama_cpp=llama_cpp,
+            seed=seed,
+            sections=sections,
+            threads=threads,
+        )
+    finally:
+        torch.set_num_threads(all_threads)  # the caller's process keeps its own setting
+
+
+def _run(
+    model: str,
+    *,
+    quantization: str | None,
+    streams: tuple[int, ...],
+    new_tokens: int,
+    prompt_tokens: int,
+    agent_prompt: int,
+    agent_step: int,
+    contention: int,
+    contention_section: bool,
+    llama_cpp: bool,
+    seed: int,
+    sections: tuple[str, ...],
+    threads: int,
+) -> dict[str, Any]:
     import torch
 
     from llamasys.core_model import load_model
@@ -356,10 +463,12 @@ def run_serve_benchmark(
         "quantization": quantization,
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "threads": threads or "adaptive",
         "load_avg_start": _load(),
         "contention": contention,
     }
     engine = load_model(model, quantization=quantization, max_seq_len=2048, max_batch_size=max(streams))
+    engine.serve(threads=threads)
     report["decode_path"] = (
         "c_step" if engine.cpu_step is not None else ("cuda" if engine.device.type == "cuda" else "pytorch")
     )
@@ -406,6 +515,9 @@ def bench_serve(
     no_contention_section: bool = typer.Option(False, "--no-contention-section", help="Skip idle-vs-busy."),
     no_llama_cpp: bool = typer.Option(False, "--no-llama-cpp", help="Skip llama.cpp's server."),
     only: str = typer.Option(",".join(SECTIONS), help="Sections to run, comma-separated."),
+    threads: int = typer.Option(
+        0, min=0, help="CPU threads of every model call; 0 = the serving engine adapts them to contention."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON report."),
 ) -> None:
     """The serving engine under load: N concurrent streams, prefix reuse over an agent's steps, llama.cpp's
@@ -428,6 +540,7 @@ def bench_serve(
         contention_section=not no_contention_section,
         llama_cpp=not no_llama_cpp,
         sections=tuple(x.strip() for x in only.split(",") if x.strip()),
+        threads=threads,
     )
     if not as_json:
         t = report["targets"]

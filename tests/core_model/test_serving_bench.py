@@ -15,15 +15,19 @@ def test_bench_serve_reports_batching_reuse_and_llama_cpp_absence(tmp_path):
     gguf = write_gguf_checkpoint(tmp_path / "tiny.gguf", tiny_args())
     args = ["bench", "serve", "--model", str(gguf), "--quantization", "none", "--streams", "1,2"]
     args += ["--new-tokens", "4", "--prompt-tokens", "8", "--agent-prompt", "40", "--agent-step", "6"]
-    args += ["--no-contention-section", "--json"]
+    args += ["--no-contention-section", "--threads", "1", "--json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout[result.stdout.index("{") :])
-    assert [r["streams"] for r in report["concurrency"]] == [1, 2]
+    assert [r["streams"] for r in report["concurrency"]] == [1, 2] and report["threads"] == 1
     for row in report["concurrency"]:
+        assert row["engine_step"]["rows"] == row["streams"] and row["engine_step"]["threads"] == 1
         for side in ("batched", "one_at_a_time"):
             assert row[side]["tokens"] == 4 * row["streams"] and len(row[side]["load_avg"]) == 3
             assert row[side]["ttft"]["n"] == row["streams"]
+            steps = row[side]["steps"]  # 3 decode steps per stream (the first token comes from prefill)
+            assert steps["steps"] * steps["rows_per_step"] == 3 * row["streams"]
+            assert 0 < steps["model_ms_per_step"] <= steps["step_ms_per_step"]
     with_reuse, without = report["agent"]["with_reuse"], report["agent"]["without_reuse"]
     assert [s["prompt_tokens"] for s in with_reuse] == [s["prompt_tokens"] for s in without]
     assert all(s["reused_tokens"] == 0 for s in without)
