@@ -10,7 +10,10 @@ buffers (tokens, positions) copied into before each replay; the step itself has 
 (attention over the whole `max_seq_len` cache, positions masking the rest, tensor-indexed cache
 writes) and no host synchronisation; two warm-up runs on a side stream before capture; each bucket
 has its own memory pool; outputs are cloned before the next replay can overwrite them. A batch of n
-rows replays the smallest bucket >= n; the padding rows use cache rows nobody else is using.
+rows replays the smallest bucket >= n (`bucket(n)`). Padding rows n..bucket-1 replay with the token and
+position they were last given, so they write one key/value into their cache row at that old position:
+a caller whose other cache rows hold anything (the serving scheduler: cached prefixes, prompts being
+prefilled) passes a whole bucket, each idle row at a position it does not hold (`serving.py` does).
 
 Capture writes into the KV cache at the last position of each row, which is harmless: a position is
 always written by the step that reaches it before any query can attend to it. Capture happens when
@@ -84,9 +87,14 @@ class DecodeGraphs:
         self.capture_s = time.perf_counter() - start
         log.info("captured decode graphs for batch sizes %s in %.2f s", self.buckets, self.capture_s)
 
-    def step(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        n = tokens.shape[0]
+    def bucket(self, n: int) -> int:
+        """The batch size a step over n rows replays (the smallest captured bucket >= n); raises
+        ValueError when n exceeds the largest."""
         for b in self.buckets:
             if b >= n:
-                return self.graphs[b].replay(tokens, positions)
+                return b
         raise ValueError(f"batch of {n} rows is larger than the largest captured bucket {self.buckets[-1]}")
+
+    def step(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Replay the bucket for rows 0..n-1 (tokens, positions `[n]`) -> float32 logits `[n, vocab]`."""
+        return self.graphs[self.bucket(tokens.shape[0])].replay(tokens, positions)

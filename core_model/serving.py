@@ -603,6 +603,8 @@ class AsyncEngine:
                 rows = torch.tensor([i for i, _ in decoding], dtype=torch.long)
         else:  # PyTorch and CUDA graphs decode cache rows 0..n-1; rows without a decoding request idle
             n = decoding[-1][0] + 1
+            if engine.graphs is not None:  # a graph replays a whole bucket: its padding rows idle too
+                n = engine.graphs.bucket(n)
             tokens = [0] * n
             positions = [0] * n
             for i in range(n):  # an idle row writes one harmless key/value just past what it holds

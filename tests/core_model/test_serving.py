@@ -438,3 +438,44 @@ def test_the_c_step_writes_the_cache_rows_it_is_given():
         for bad in ([1, 1], [0, 3], [-1, 0]):
             with pytest.raises(ValueError, match="cache rows"):
                 step(tokens, positions, torch.tensor(bad))
+
+
+class FakeGraphs:
+    """Stands in for `DecodeGraphs` on the CPU (buckets 1, 2, 4): a step must be a whole bucket, every
+    row of it (padding included) at the position one past what its slot holds, so no replay writes a
+    key/value over a cached prefix or a prompt being prefilled; it runs the eager step over the whole
+    cache with the position mask, as the captured graph does."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.buckets, self.calls = engine, [1, 2, 4], []
+
+    def bucket(self, n: int) -> int:
+        return next(b for b in self.buckets if b >= n)
+
+    def step(self, tokens, positions):
+        n = tokens.shape[0]
+        assert n in self.buckets, f"a step over {n} rows is not a whole bucket"
+        held = [len(slot.cached) for slot in self.engine._server._slots[:n]]
+        assert positions.tolist() == held, (positions.tolist(), held)
+        self.calls.append(n)
+        return self.engine._eager_step(tokens, positions, self.engine.max_seq_len, False)
+
+
+def test_the_cuda_graph_path_replays_whole_buckets_with_idle_rows_where_they_write_nothing_held():
+    """The scheduler logic of the CUDA-graph path, on the CPU: rows at different positions and idle
+    rows (free slots with cached prefixes, a prompt prefilled in chunks) share bucketed steps, and every
+    greedy request gives the tokens it gives alone on the plain PyTorch step."""
+    plain = make_engine(max_seq_len=256, cpu_kernels=False)
+    engine = make_engine(max_seq_len=256, cpu_kernels=False)
+    graphs = engine.graphs = FakeGraphs(engine)
+    server = engine.serve(prefill_chunk=8)
+    params = SamplingParams(max_tokens=10)
+    p = prompts(3, seed=7)
+    first = [server.submit(q, params) for q in p]  # 3 rows decode in bucket 4: row 3 pads
+    done = [r.result().tokens for r in first]
+    assert done == [cold(plain.serve(), q, params) for q in p]
+    # Next turns: each reuses its slot's prefix; a long new prompt prefills in chunks beside them.
+    later = [q + t + [40, 41, 42] for q, t in zip(p, done, strict=True)] + [prompts(1, seed=8)[0] * 3]
+    requests = [server.submit(q, params) for q in later]
+    assert [r.result().tokens for r in requests] == [cold(plain.serve(), q, params) for q in later]
+    assert requests[0].reused_tokens > 0 and set(graphs.calls) <= {1, 2, 4} and 4 in graphs.calls
