@@ -31,10 +31,12 @@ embedding rows) are always masked. On a GPU the bool mask is copied to the devic
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import llguidance
@@ -199,57 +201,147 @@ def compile_constraint(constraint: Constraint, tokenizer: Any) -> CompiledConstr
     return compiled
 
 
-class RowConstraint:
-    """One row's position in its grammar: masks its logits and follows the tokens it accepts."""
+class _Mask:
+    """One computed mask of a row, in the form that is cheapest to apply: `allowed` ids when few tokens are
+    allowed (gather them, fill the row with -inf, write them back), else the `blocked` bools `[V]`."""
 
-    def __init__(self, compiled: CompiledConstraint) -> None:
+    __slots__ = ("allowed", "blocked")
+
+    def __init__(self, allowed: np.ndarray | None, blocked: np.ndarray | None) -> None:
+        self.allowed, self.blocked = allowed, blocked
+
+    def full(self, width: int) -> np.ndarray:
+        """bool `[width]`: True where a token is not allowed (ids past the vocabulary always are)."""
+        out = np.ones(width, dtype=bool)
+        if self.allowed is not None:
+            out[self.allowed[self.allowed < width]] = False
+        else:
+            assert self.blocked is not None
+            n = min(width, self.blocked.shape[0])
+            out[:n] = self.blocked[:n]
+        return out
+
+    def apply_(self, row: np.ndarray) -> None:
+        """Set the blocked entries of one float logits row (numpy view, `[width]`) to -inf, in place."""
+        if self.allowed is not None:
+            keep = self.allowed[self.allowed < row.shape[0]]
+            values = row[keep]
+            row.fill(-np.inf)
+            row[keep] = values
+            return
+        assert self.blocked is not None
+        n = min(row.shape[0], self.blocked.shape[0])
+        np.putmask(row[:n], self.blocked[:n], -np.inf)
+        row[n:] = -np.inf
+
+
+# Below this many allowed tokens a mask is applied as a gather/fill/scatter of the allowed ids; above it
+# as one putmask over the row (inside JSON a handful of tokens are allowed; in free text nearly all).
+_SPARSE_BELOW = 4096
+
+_WORKER: ThreadPoolExecutor | None = None
+
+
+def _worker() -> ThreadPoolExecutor:
+    """The one thread that computes rows' next masks while the model runs its step (created on first use)."""
+    global _WORKER
+    with _LOCK:
+        if _WORKER is None:
+            _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamasys-grammar-mask")
+        return _WORKER
+
+
+def _forget_worker() -> None:  # a forked child has no worker thread: it starts its own
+    global _WORKER
+    _WORKER = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_worker)
+
+
+class RowConstraint:
+    """One row's position in its grammar: masks its logits and follows the tokens it accepts.
+
+    prefetch=True (what the engine uses): the next mask is computed in a background thread as soon as the
+    previous token is accepted (and the first one as soon as the row starts), so it overlaps the model's
+    step — llguidance releases the GIL while it computes, and so does the C decode step — and is ready, or
+    nearly, when the logits exist. prefetch=False: each mask is computed when asked for. The masks are the
+    same either way; only when they are computed differs. The matcher is only touched by one thread at a
+    time: every method waits for a pending mask first.
+    """
+
+    def __init__(self, compiled: CompiledConstraint, *, prefetch: bool = False) -> None:
         self.compiled = compiled
         self.matcher = compiled.start()
         self.vocab_size = compiled.tokenizer.vocab_size
-        self._words = np.zeros((self.vocab_size + 31) // 32, dtype=np.int32)
+        self._words = np.zeros((self.vocab_size + 31) // 32, dtype=np.int32)  # reused for every mask
         self.stop_ids = [int(t) for t in compiled.tokenizer.eos_tokens]
+        self._stop_set = frozenset(self.stop_ids)
+        self._stopped_mask = _Mask(np.array(sorted(self._stop_set), dtype=np.int64), None)
         self.failed: str | None = None
+        self.prefetch = prefetch
+        self._pending: Future[_Mask | None] | None = None
+        if prefetch:
+            self._pending = _worker().submit(self._compute)
 
     @classmethod
-    def start(cls, constraint: Constraint, tokenizer: Any) -> RowConstraint:
-        return cls(compile_constraint(constraint, tokenizer))
+    def start(cls, constraint: Constraint, tokenizer: Any, *, prefetch: bool = False) -> RowConstraint:
+        return cls(compile_constraint(constraint, tokenizer), prefetch=prefetch)
 
-    def blocked(self, width: int) -> np.ndarray | None:
-        """bool `[width]`: True where a token is not allowed next; None when no token is allowed at all."""
+    def _settle(self) -> _Mask | None:
+        """Wait for the mask being computed in the background, if any, and return it (None if none)."""
+        pending, self._pending = self._pending, None
+        return pending.result() if pending is not None else None
+
+    def _compute(self) -> _Mask | None:
+        """The mask for the next token (None: no token is allowed at all). May run in the worker thread."""
         if self.failed is not None:
             return None
         if self.matcher.is_stopped():  # complete and nothing can extend it: a stop token must follow
-            blocked = np.ones(width, dtype=bool)
-            blocked[[t for t in self.stop_ids if t < width]] = False
-            return blocked
-        self.matcher.unsafe_compute_mask_ptr(self._words.ctypes.data, self._words.nbytes)
-        if not self._words.any():
+            return self._stopped_mask
+        self.matcher.unsafe_compute_mask_ptr(self._words.ctypes.data, self._words.nbytes)  # GIL released
+        bits = np.unpackbits(self._words.view(np.uint8), count=self.vocab_size, bitorder="little")
+        allowed = np.flatnonzero(bits)
+        if allowed.size == 0:
             return None
-        allowed = np.unpackbits(
-            self._words.view(np.uint8), count=min(width, self.vocab_size), bitorder="little"
-        )
-        blocked = allowed == 0
-        if width > self.vocab_size:
-            blocked = np.concatenate([blocked, np.ones(width - self.vocab_size, dtype=bool)])
-        return blocked
+        if allowed.size < _SPARSE_BELOW:
+            return _Mask(allowed, None)
+        return _Mask(None, bits == 0)
+
+    def next_mask(self) -> _Mask | None:
+        """The mask for the next token (the prefetched one when there is one); None: no token is allowed."""
+        if self._pending is not None:
+            return self._settle()
+        return self._compute()
+
+    def blocked(self, width: int) -> np.ndarray | None:
+        """bool `[width]`: True where a token is not allowed next; None when no token is allowed at all."""
+        mask = self.next_mask()
+        return None if mask is None else mask.full(width)
 
     def accept(self, token_id: int) -> bool:
         """Advance past `token_id`; False (and `failed` says why) when the grammar did not allow it."""
+        self._settle()
         if self.failed is not None:
             return False
+        token_id = int(token_id)
         if self.matcher.is_stopped():  # complete: only a stop token may follow
-            if int(token_id) in self.stop_ids:
+            if token_id in self._stop_set:
                 return True
             self.failed = f"token {token_id} after the complete output (only stop tokens may follow)"
             return False
-        if not self.matcher.consume_token(int(token_id)):
+        if not self.matcher.consume_token(token_id):
             self.failed = self.matcher.get_error() or f"token {token_id} is not allowed here"
             return False
+        if self.prefetch and token_id not in self._stop_set:  # a stop token ends the row: no next mask
+            self._pending = _worker().submit(self._compute)
         return True
 
     @property
     def is_complete(self) -> bool:
         """Whether the output so far is a complete match (a stop token may end it)."""
+        self._settle()
         return self.matcher.is_accepting()
 
 
@@ -258,7 +350,8 @@ def mask_logits_(logits: torch.Tensor, constraints: Sequence[RowConstraint | Non
 
     logits: float `[B, V]` on any device; constraints: one per row (None: unconstrained). Returns one bool
     per row: False where the constraint allows no token at all (that row must end; its logits are left as
-    they were). Masks are computed on the CPU and moved to the logits' device in one copy.
+    they were). Masks are computed on the CPU (or were already, in the background: `RowConstraint`'s
+    prefetch) and moved to the logits' device in one copy.
     """
     with torch.inference_mode():
         return _mask(logits, constraints)
@@ -267,17 +360,17 @@ def mask_logits_(logits: torch.Tensor, constraints: Sequence[RowConstraint | Non
 def _mask(logits: torch.Tensor, constraints: Sequence[RowConstraint | None]) -> list[bool]:
     width = logits.shape[-1]
     rows: list[int] = []
-    masks: list[np.ndarray] = []
+    masks: list[_Mask] = []
     ok = [True] * len(constraints)
     for i, row in enumerate(constraints):
         if row is None:
             continue
-        blocked = row.blocked(width)
-        if blocked is None:
+        mask = row.next_mask()
+        if mask is None:
             ok[i] = False
             continue
         rows.append(i)
-        masks.append(blocked)
+        masks.append(mask)
     if not rows:
         return ok
     if logits.device.type == "cpu":
@@ -285,13 +378,13 @@ def _mask(logits: torch.Tensor, constraints: Sequence[RowConstraint | None]) -> 
         # pool, whose wake-up costs milliseconds on a loaded machine (more than the mask itself).
         numpy_ok = logits.dtype in (torch.float32, torch.float64) and logits.is_contiguous()
         view = logits.numpy() if numpy_ok else None
-        for i, blocked in zip(rows, masks, strict=True):
+        for i, mask in zip(rows, masks, strict=True):
             if view is not None:
-                np.putmask(view[i], blocked, -np.inf)
+                mask.apply_(view[i])
             else:
-                logits[i].masked_fill_(torch.from_numpy(blocked), float("-inf"))
+                logits[i].masked_fill_(torch.from_numpy(mask.full(width)), float("-inf"))
         return ok
-    stacked = torch.from_numpy(np.stack(masks)).to(logits.device, non_blocking=True)
+    stacked = torch.from_numpy(np.stack([m.full(width) for m in masks])).to(logits.device, non_blocking=True)
     index = torch.tensor(rows, device=logits.device)
     logits[index] = logits[index].masked_fill(stacked, float("-inf"))
     return ok
