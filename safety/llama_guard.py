@@ -28,11 +28,17 @@ Which message is judged at each touchpoint:
   (`Agent`), after the user's request. The tool call itself is not what is judged (that was the bug
   of Meta's July 2024 wiring, which ran the output shields on the tool's input).
 
-Verdict. The generated text is parsed tolerantly (`safe`, or `unsafe` then the categories as codes,
-codes with names or names alone, comma- or line-separated; case, spaces and blank lines do not matter); unknown codes are reported in `details["unknown_codes"]`
-and still count as unsafe; text that is neither makes the verdict *unavailable* (fail closed by policy).
+Verdict. The reply is generated greedily under the verdict grammar (`verdict_constraint`: `safe`, or
+`unsafe`, a newline and at most as many comma-separated codes of the model's categories as
+`max_new_tokens` leaves room for), so the engine's verdict always parses. The parser is still tolerant
+(for any other text: codes with names or names alone, comma- or line-separated; case, spaces and blank
+lines do not matter); unknown codes are reported in `details["unknown_codes"]` and still count as unsafe;
+text that is neither makes the verdict *unavailable* (fail closed by policy).
 The score is Meta's classifier score: P(first token of "unsafe") at the first generated position, a
-softmax over the whole vocabulary at temperature 1 (not renormalised against "safe").
+softmax over the whole vocabulary at temperature 1 (not renormalised against "safe"). The grammar's mask
+changes that distribution, so it is read from a separate unconstrained one-token generation after the
+constrained one (its top-20 logprobs; it reuses the prompt's cached keys and values), or from one exact
+prefill when `unsafe` is not among them.
 
 - threshold=None (default): the text decides.
 - threshold=t: the score decides — unsafe iff score >= t; the text only names the categories (a score
@@ -370,6 +376,8 @@ class LlamaGuard(Shield):
         super().__init__(on_unavailable=on_unavailable, on_violation=on_violation, refusals=refusals)
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1 (a probability), not {threshold}")
+        if max_new_tokens < 12:  # `unsafe`, the newline and `S10` a character a token, then the stop token
+            raise ValueError(f"max_new_tokens must be at least 12 (room for a verdict), not {max_new_tokens}")
         self.threshold = threshold
         self.max_new_tokens = max_new_tokens
         if isinstance(model, (str, Path)):
@@ -449,10 +457,20 @@ class LlamaGuard(Shield):
 
         ids = self.prompt_tokens(engine, messages, touchpoint)
         unsafe_id, safe_id = _first_token(engine.tokenizer, "unsafe"), _first_token(engine.tokenizer, "safe")
+        # The verdict text, under the verdict grammar so that it always parses.
         [completion] = engine.generate(
-            [ids], SamplingParams(temperature=0.0, max_tokens=self.max_new_tokens, logprobs=20)
+            [ids],
+            SamplingParams(
+                temperature=0.0,
+                max_tokens=self.max_new_tokens,
+                constraint=verdict_constraint(self.categories, _codes_within(self.max_new_tokens)),
+            ),
         )
-        p_unsafe, p_safe = _first_step_probs(completion, (unsafe_id, safe_id))
+        # The score, from the model's own first-step distribution: one unconstrained token (the grammar's
+        # mask changed that distribution above). The engine kept the prompt's keys and values, so this
+        # recomputes one prompt token, not the prompt.
+        [first] = engine.generate([ids], SamplingParams(temperature=0.0, max_tokens=1, logprobs=20))
+        p_unsafe, p_safe = _first_step_probs(first, (unsafe_id, safe_id))
         if p_unsafe is None:  # not among the top alternatives: one exact prefill
             probs = engine.forward(ids)[0, -1].double().softmax(-1)  # float64: exact over a 128k vocabulary
             p_unsafe, p_safe = float(probs[unsafe_id]), float(probs[safe_id])
@@ -494,15 +512,30 @@ class LlamaGuard(Shield):
         )
 
 
-def verdict_constraint(categories: Sequence[str] = CATEGORIES_8B) -> Any:
+def verdict_constraint(categories: Sequence[str] = CATEGORIES_8B, max_codes: int | None = None) -> Any:
     """The grammar of a Llama Guard verdict, as a `SamplingParams.constraint`: `safe`, or `unsafe` and a
-    line of comma-separated codes among `categories` (the format the prompt asks for)."""
+    line of comma-separated codes among `categories` (the format the prompt asks for), at most `max_codes`
+    of them (None: as many as there are categories), so a verdict always ends within a token budget.
+    Raises ValueError for an unknown category or `max_codes` < 1."""
     from llamasys.core_model.structured import GrammarConstraint
 
     _require_known(categories, "categories")
+    if not categories:
+        raise ValueError("a verdict grammar needs at least one category")
+    most = len(categories) if max_codes is None else int(max_codes)
+    if most < 1:
+        raise ValueError(f"max_codes must be at least 1, not {max_codes}")
     codes = "|".join(sorted(categories, key=lambda c: (-len(c), c)))
-    grammar = f'start: "safe" | "unsafe\\n" CODE ("," CODE)*\nCODE: /({codes})/\n'
+    more = f' ("," CODE){{0,{most - 1}}}' if most > 1 else ""
+    grammar = f'start: "safe" | "unsafe\\n" CODE{more}\nCODE: /({codes})/\n'
     return GrammarConstraint(grammar=grammar, description="Llama Guard verdict")
+
+
+def _codes_within(max_new_tokens: int) -> int:
+    """How many codes a verdict can name and still end within `max_new_tokens`, however the tokenizer
+    splits it: `unsafe` and the newline take at most 7 tokens, each code with its comma at most 4 (one a
+    character), and the stop token 1."""
+    return max(1, (max_new_tokens - 8) // 4)
 
 
 def _load(model: str | Path, kwargs: dict[str, Any]) -> Any:
