@@ -62,9 +62,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 # mutation testing (mutmut), one module at a time, a kill rate per module; slow, not in CI.
-# `make mutation MODULES="chunking llama_guard"` picks modules (.ci/mutation.py --list names them).
+# `make mutation MODULES="chunking llama_guard"` picks modules (.ci/mutation.py --list names them);
+# LLAMASYS_MUTATION_BUDGET_S=900 stops each module's run there. One test process at a time, one thread,
+# niced: it shares the machine. It mutates the committed tree (HEAD), not uncommitted edits.
 mutation: $(STAMP)
-	$(BIN)/python .ci/mutation.py $(MODULES)
+	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/python .ci/mutation.py $(MODULES)
 
 # The agent app on http://127.0.0.1:7860 (Ctrl-C stops it); `.venv/bin/llamasys chat` is the terminal twin.
 run: $(STAMP)
