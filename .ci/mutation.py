@@ -48,7 +48,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "prompt_guard": ("safety/prompt_guard.py", ["tests/safety/test_prompt_guard.py"]),
-    "tool_arguments": ("tools/base.py", ["tests/tools/test_base.py", "tests/tools/test_decorator.py"]),
+    "tool_arguments": (
+        "tools/base.py",
+        ["tests/tools/test_base.py", "tests/tools/test_base_contract.py", "tests/tools/test_decorator.py"],
+    ),
     "sandbox_plan": ("tools/sandbox.py", ["tests/code_interpreter/test_format_and_plan.py"]),
     "chunking": (
         "tools/memory/chunking.py",
