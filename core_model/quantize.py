@@ -24,6 +24,7 @@ dequantize.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Literal
 
@@ -51,6 +52,15 @@ FP8_MAX = 448.0
 FP8_ACTIVATION_SCALE_UB = 1200.0
 _EPS = 1e-12
 _INT8_PACKED_MAX_ROWS = 16  # above this many rows an int8 layer dequantizes and uses the dense GEMM
+
+
+@functools.cache
+def _cpu_has_bf16_gemm() -> bool:
+    """Whether oneDNN runs bf16 GEMMs natively on this CPU (AVX-512 and later); on AVX2 it emulates them."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return True  # unknown: keep the bf16 GEMM
 
 
 def supports_scaled_mm(device: torch.device) -> bool:
@@ -171,6 +181,10 @@ class Int8Linear(nn.Module):
             y = torch.ops.aten._weight_int8pack_mm(x.reshape(-1, shape[-1]), self.weight, scale)
             return y.view(*shape[:-1], self.out_features)
         # Many rows (a prompt): dequantizing once and running the dense GEMM beats the packed kernel.
+        if x.dtype == torch.bfloat16 and x.device.type == "cpu" and not _cpu_has_bf16_gemm():
+            # Without native bf16 GEMMs (AVX2) float32 is several times faster; measured on a Zen 3 for a
+            # [64, 576] x [576, 1536] layer: 15.5 ms in bf16, 4.8 ms dequantizing to float32 and back.
+            return F.linear(x.float(), self.weight.float() * self.scale_f32[:, None]).to(x.dtype)
         return F.linear(x, self.weight.to(x.dtype) * self.scale.to(x.dtype)[:, None])
 
 

@@ -89,6 +89,23 @@ def test_int8_rows_and_packed_matmul_match_dequantized():
     torch.testing.assert_close(layer(x), ref, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_int8_prompt_rows_in_bf16_on_cpus_with_and_without_bf16_gemms(monkeypatch, native_bf16):
+    """Without native bf16 GEMMs (AVX2) a bf16 prompt goes through a float32 GEMM (several times faster
+    there); either way the result is bf16 and equals the dequantized product to bf16 rounding."""
+    from llamasys.core_model import quantize
+
+    monkeypatch.setattr(quantize, "_cpu_has_bf16_gemm", lambda: native_bf16)
+    torch.manual_seed(1)
+    w = torch.randn(48, 64)
+    layer = Int8Linear(w, torch.bfloat16)
+    prompt = torch.randn(40, 64).bfloat16()
+    out = layer(prompt)
+    ref = prompt.float() @ (layer.weight.float() * layer.scale_f32[:, None]).t()
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, atol=0.05 * ref.abs().max().item(), rtol=0)
+
+
 def _quantized_logits(quantization, mode="auto", dtype=torch.float32):
     engine = make_engine(ARGS, SD, dtype=dtype)
     quantize_model(engine.model, quantization, fp8_mode=mode)
