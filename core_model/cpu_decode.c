@@ -9,6 +9,9 @@
  *                 the subnormals), then `vdpbf16ps`; one float32 scale per row (weight-only, like the
  *                 PyTorch "dequant" path off CUDA);
  *   f32 weights   AVX-512 FMA.
+ * On a CPU with AVX2 + FMA but no AVX-512 (AMD Zen 2/3, older Intel), int8 weights use vpmaddubsw /
+ * vpmaddwd on the same int8 blocks and bf16 weights are widened to float32 for FMA, each weight loaded
+ * once for two batch rows (a batched step then costs little more than one row).
  * Each kernel takes 4 weight rows at a time and prefetches the rows it will need a few KB later.
  * Without those extensions (or with -DLS_NO_INTRINSICS) the same arithmetic runs as plain C loops
  * that the compiler vectorizes (`omp simd`). Everything else — RMSNorm, RoPE, attention, SwiGLU, the

@@ -13,8 +13,9 @@ loops over *steps*. At every step boundary it (1) retires rows whose caller went
 requests into free batch slots (the rows of the static KV cache), (3) prefills one chunk of at most
 `prefill_chunk` prompt tokens of one admitted request, so rows that already decode keep decoding between
 the chunks of a long prompt, and (4) decodes one token for every decoding row in one step (the C step,
-PyTorch eager or a CUDA graph bucket: rows at different positions share a step). A row that finishes
-frees its slot at once. The thread starts with the first request and ends after `idle_exit_s` without
+PyTorch eager or a CUDA graph bucket: rows at different positions share a step; the C step computes
+exactly the busy cache rows, PyTorch and graph buckets also run the idle rows below the last busy one,
+each at a position its slot does not hold). A row that finishes frees its slot at once. The thread starts with the first request and ends after `idle_exit_s` without
 work, so an idle engine holds no thread.
 
 Prefix reuse (the idea of vLLM's prefix caching and llama.cpp's slot prompt reuse, on our static cache):
