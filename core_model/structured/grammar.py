@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import llguidance
@@ -239,21 +239,59 @@ class _Mask:
 # as one putmask over the row (inside JSON a handful of tokens are allowed; in free text nearly all).
 _SPARSE_BELOW = 4096
 
-_WORKER: ThreadPoolExecutor | None = None
+
+class _Job:
+    """One mask for the worker thread to compute into a row's bitmask buffer; `done` is held until it has."""
+
+    __slots__ = ("done", "error", "matcher", "nbytes", "pointer")
+
+    def __init__(self, matcher: llguidance.LLMatcher, words: np.ndarray) -> None:
+        self.matcher, self.pointer, self.nbytes = matcher, words.ctypes.data, words.nbytes
+        self.error: BaseException | None = None
+        self.done = threading.Lock()
+        self.done.acquire()
+
+    def run(self) -> None:  # in the worker: one call into llguidance, which releases the GIL while it works
+        try:
+            self.matcher.unsafe_compute_mask_ptr(self.pointer, self.nbytes)
+        except BaseException as exc:  # re-raised in the row's thread by wait()
+            self.error = exc
+        finally:
+            self.done.release()
+
+    def wait(self) -> None:
+        self.done.acquire()  # a plain lock: no Python-level condition for the two threads to convoy on
+        self.done.release()
+        if self.error is not None:
+            raise self.error
 
 
-def _worker() -> ThreadPoolExecutor:
-    """The one thread that computes rows' next masks while the model runs its step (created on first use)."""
-    global _WORKER
+_JOBS: queue.SimpleQueue[_Job] | None = None
+
+# False: rows asked to prefetch compute each mask when asked instead (the engine's rows ask; `llamasys bench
+# engine --constrained` times both ways in one run).
+PREFETCH = True
+
+
+def _submit(job: _Job) -> None:
+    """Hand `job` to the one mask thread (started on first use; it runs as long as the process)."""
+    global _JOBS
     with _LOCK:
-        if _WORKER is None:
-            _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamasys-grammar-mask")
-        return _WORKER
+        if _JOBS is None:
+            _JOBS = queue.SimpleQueue()
+            threading.Thread(target=_serve, args=(_JOBS,), name="llamasys-grammar-mask", daemon=True).start()
+        jobs = _JOBS
+    jobs.put(job)
 
 
-def _forget_worker() -> None:  # a forked child has no worker thread: it starts its own
-    global _WORKER
-    _WORKER = None
+def _serve(jobs: queue.SimpleQueue[_Job]) -> None:
+    while True:
+        jobs.get().run()
+
+
+def _forget_worker() -> None:  # a forked child has no mask thread: it starts its own
+    global _JOBS
+    _JOBS = None
 
 
 if hasattr(os, "register_at_fork"):
@@ -268,7 +306,11 @@ class RowConstraint:
     step — llguidance releases the GIL while it computes, and so does the C decode step — and is ready, or
     nearly, when the logits exist. prefetch=False: each mask is computed when asked for. The masks are the
     same either way; only when they are computed differs. The matcher is only touched by one thread at a
-    time: every method waits for a pending mask first.
+    time: every method waits for a pending mask first. Why: right after a decode step has streamed the
+    weights through the caches, a mask costs several times what it costs warm (3-4 ms against 0.6 ms per
+    token for SmolLM2's tool-call grammar, measured on a loaded 2-core machine). The gain needs a free
+    core: on a machine whose cores are all busy the thread only runs when the step is over.
+    `grammar.PREFETCH = False` turns it off process-wide.
     """
 
     def __init__(self, compiled: CompiledConstraint, *, prefetch: bool = False) -> None:
@@ -280,27 +322,43 @@ class RowConstraint:
         self._stop_set = frozenset(self.stop_ids)
         self._stopped_mask = _Mask(np.array(sorted(self._stop_set), dtype=np.int64), None)
         self.failed: str | None = None
-        self.prefetch = prefetch
-        self._pending: Future[_Mask | None] | None = None
-        if prefetch:
-            self._pending = _worker().submit(self._compute)
+        self.prefetch = prefetch and PREFETCH
+        self._pending: _Job | None = None
+        if self.prefetch:
+            self._prefetch()
 
     @classmethod
     def start(cls, constraint: Constraint, tokenizer: Any, *, prefetch: bool = False) -> RowConstraint:
         return cls(compile_constraint(constraint, tokenizer), prefetch=prefetch)
 
-    def _settle(self) -> _Mask | None:
-        """Wait for the mask being computed in the background, if any, and return it (None if none)."""
+    def _prefetch(self) -> None:
+        if self.failed is None and not self.matcher.is_stopped():  # else the mask needs no computing
+            self._pending = _Job(self.matcher, self._words)
+            _submit(self._pending)
+
+    def _settle(self) -> bool:
+        """Wait for the mask being computed in the background, if any; True if there was one."""
         pending, self._pending = self._pending, None
-        return pending.result() if pending is not None else None
+        if pending is None:
+            return False
+        pending.wait()
+        return True
+
+    def wait(self) -> None:
+        """Block until the mask being computed in the background (if any) is ready, without taking it."""
+        if self._pending is not None:
+            self._pending.wait()
 
     def _compute(self) -> _Mask | None:
-        """The mask for the next token (None: no token is allowed at all). May run in the worker thread."""
+        """The mask for the next token, computed now (None: no token is allowed at all)."""
         if self.failed is not None:
             return None
         if self.matcher.is_stopped():  # complete and nothing can extend it: a stop token must follow
             return self._stopped_mask
-        self.matcher.unsafe_compute_mask_ptr(self._words.ctypes.data, self._words.nbytes)  # GIL released
+        self.matcher.unsafe_compute_mask_ptr(self._words.ctypes.data, self._words.nbytes)
+        return self._unpack()
+
+    def _unpack(self) -> _Mask | None:
         bits = np.unpackbits(self._words.view(np.uint8), count=self.vocab_size, bitorder="little")
         allowed = np.flatnonzero(bits)
         if allowed.size == 0:
@@ -311,8 +369,8 @@ class RowConstraint:
 
     def next_mask(self) -> _Mask | None:
         """The mask for the next token (the prefetched one when there is one); None: no token is allowed."""
-        if self._pending is not None:
-            return self._settle()
+        if self._settle():
+            return self._unpack()
         return self._compute()
 
     def blocked(self, width: int) -> np.ndarray | None:
@@ -335,7 +393,7 @@ class RowConstraint:
             self.failed = self.matcher.get_error() or f"token {token_id} is not allowed here"
             return False
         if self.prefetch and token_id not in self._stop_set:  # a stop token ends the row: no next mask
-            self._pending = _worker().submit(self._compute)
+            self._prefetch()
         return True
 
     @property

@@ -256,3 +256,90 @@ def test_generated_json_validates_against_its_schema(engine, schema, seed):
     [c] = engine.generate([prompt(engine)], params)
     assert c.tokens[-1] in engine.tokenizer.stop_ids, c  # the output completed within the budget
     jsonschema.validate(json.loads(c.text), schema)
+
+
+# -- the background (prefetched) mask -------------------------------------------------------------------
+
+
+def reference_masked(matcher, vocab: int, logits: torch.Tensor) -> torch.Tensor:
+    """`logits` `[W]` masked from llguidance's own numpy bitmask helper (not our unpacking and applying)."""
+    import llguidance.numpy as llnp
+    import numpy as np
+
+    words = llnp.allocate_token_bitmask(1, vocab)
+    llnp.fill_next_token_bitmask(matcher, words)
+    allowed = np.unpackbits(words[0].view(np.uint8), bitorder="little")[:vocab].astype(bool)
+    out = torch.full_like(logits, float("-inf"))
+    keep = torch.from_numpy(np.flatnonzero(allowed))
+    keep = keep[keep < logits.shape[0]]
+    out[keep] = logits[keep]
+    return out
+
+
+CONSTRAINTS = {
+    "json": JsonSchemaConstraint.of(
+        {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "n": {"type": "integer"}},
+            "required": ["city", "n"],
+        }
+    ),
+    "free_text": RegexConstraint(pattern="[^<]{0,60}"),  # nearly every token allowed: the dense form
+}
+
+
+@pytest.mark.parametrize("sparse_below", [0, 4096])  # 0: every mask applied by putmask; else gathers
+@pytest.mark.parametrize("kind", list(CONSTRAINTS))
+def test_prefetched_masks_equal_masks_computed_on_demand(engine, kind, sparse_below, monkeypatch):
+    """The engine's rows compute each next mask in a background thread; a row without prefetch computes it
+    when asked. Along a random walk, both mask float32 (numpy) and bf16 (torch) logits, padded past the
+    vocabulary, exactly as a reference built from llguidance's own bitmask helper says."""
+    from llamasys.core_model.structured import grammar
+
+    monkeypatch.setattr(grammar, "_SPARSE_BELOW", sparse_below)
+    tok = engine.tokenizer
+    constraint = CONSTRAINTS[kind]
+    on_demand = RowConstraint.start(constraint, tok)
+    ahead = RowConstraint.start(constraint, tok, prefetch=True)
+    reference = compile_constraint(constraint, tok).start()
+    gen = torch.Generator().manual_seed(7)
+    width = tok.vocab_size + 8
+    stops = set(tok.stop_ids)
+    for step in range(80):
+        raw = torch.randn(width, generator=gen)
+        expected = reference_masked(reference, tok.vocab_size, raw)
+        a, b, c = raw[None].clone(), raw[None].clone(), raw[None].bfloat16()
+        assert mask_logits_(a, [ahead]) == [True]
+        assert mask_logits_(b, [on_demand]) == [True]
+        mask_logits_(c, [on_demand])
+        assert torch.equal(a[0], expected) and torch.equal(b[0], expected), step
+        assert torch.equal(c[0], expected.bfloat16()), step
+        allowed = torch.nonzero(expected > float("-inf")).flatten()
+        token = int(allowed[torch.randint(len(allowed), (1,), generator=gen)])
+        if token in stops:
+            break
+        assert ahead.accept(token) and on_demand.accept(token) and reference.consume_token(token)
+    assert step > 3
+
+
+def test_prefetch_runs_off_the_calling_thread(engine, monkeypatch):
+    """The prefetched mask really is computed in another thread (what lets it overlap the model's step)."""
+    import threading
+
+    from llamasys.core_model.structured import grammar
+
+    seen = []
+    run = grammar._Job.run
+
+    def spy(job):
+        seen.append(threading.current_thread().name)
+        run(job)
+
+    monkeypatch.setattr(grammar._Job, "run", spy)
+    row = RowConstraint.start(RegexConstraint(pattern="[0-9]{4}"), engine.tokenizer, prefetch=True)
+    (digit,) = engine.tokenizer.encode("7")
+    assert row.accept(digit)
+    mask = row.next_mask()
+    assert seen == ["llamasys-grammar-mask"] * 2  # the first mask, then the one after the digit
+    assert mask is not None and mask.allowed is not None
+    assert all(engine.tokenizer.decode([int(i)]).isdigit() for i in mask.allowed)

@@ -456,3 +456,24 @@ def test_parallel_tool_calls_allows_several_calls_only_when_asked(formats):
     assert len(message.tool_calls) >= 2 and message.tool_calls[0].tool_name == "list_files"
     one = RowConstraint.start(chat.reply_constraint(TOOLS, "required"), chat.tokenizer)
     assert not all(one.accept(t) for t in chat.tokenizer.encode(first + "\n<tool_call>"))
+
+
+def test_constrained_benchmark_reports_overhead_compile_and_mask_costs(tmp_path):
+    """What `llamasys bench engine --constrained` adds: both speeds from the same run, the compile of the
+    tool grammar and its first mask (the 50 ms target is judged on those), and the mask costs."""
+    from llamasys.apps.bench.structured import constrained_benchmark
+
+    args = tiny_args(max_position_embeddings=2048)
+    folder = write_meta_checkpoint(tmp_path / "m", args)
+    engine = load_model(str(folder), dtype=torch.float32, max_seq_len=2048, cpu_kernels=False)
+    report = constrained_benchmark(engine, new_tokens=160, repeats=1)
+    assert report["tokens"] > 1 and report["constrained_decode_tok_s"] > 0
+    assert report["unconstrained_decode_tok_s"] > 0
+    speeds = report["constrained_decode_tok_s"] / report["unconstrained_decode_tok_s"]
+    assert report["overhead"] == pytest.approx(1 - speeds, abs=0.02)
+    assert report["constrained_without_prefetch_decode_tok_s"] > 0 and "overhead_without_prefetch" in report
+    assert report["compile_ms"] > 0 and report["first_mask_after_compile_ms"] > 0
+    assert report["compile_cached_ms"] < report["compile_ms"] + report["first_mask_after_compile_ms"]
+    assert report["mask_us_median"] > 0 and report["mask_critical_path_us_median"] > 0
+    if report["reply"].endswith(("<|eot_id|>", "<|eom_id|>")):  # the call completed: it is a valid one
+        assert report["call_valid"], report["reply"]
