@@ -243,10 +243,11 @@ _SPARSE_BELOW = 4096
 class _Job:
     """One mask for the worker thread to compute into a row's bitmask buffer; `done` is held until it has."""
 
-    __slots__ = ("done", "error", "matcher", "nbytes", "pointer")
+    __slots__ = ("done", "error", "matcher", "nbytes", "pointer", "words")
 
     def __init__(self, matcher: llguidance.LLMatcher, words: np.ndarray) -> None:
         self.matcher, self.pointer, self.nbytes = matcher, words.ctypes.data, words.nbytes
+        self.words = words  # held: the buffer must outlive the job even if its row is dropped meanwhile
         self.error: BaseException | None = None
         self.done = threading.Lock()
         self.done.acquire()
