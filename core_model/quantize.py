@@ -24,7 +24,6 @@ dequantize.
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Literal
 
@@ -32,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llamasys.core_model.model import Linear, Transformer
+from llamasys.core_model.model import Linear, Transformer, _cpu_has_bf16_gemm
 
 __all__ = [
     "QUANTIZATIONS",
@@ -52,15 +51,6 @@ FP8_MAX = 448.0
 FP8_ACTIVATION_SCALE_UB = 1200.0
 _EPS = 1e-12
 _INT8_PACKED_MAX_ROWS = 16  # above this many rows an int8 layer dequantizes and uses the dense GEMM
-
-
-@functools.cache
-def _cpu_has_bf16_gemm() -> bool:
-    """Whether oneDNN runs bf16 GEMMs natively on this CPU (AVX-512 and later); on AVX2 it emulates them."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return True  # unknown: keep the bf16 GEMM
 
 
 def supports_scaled_mm(device: torch.device) -> bool:
