@@ -41,6 +41,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         [
             "tests/safety/test_llama_guard.py",
             "tests/safety/test_llama_guard_decisions.py",
+            "tests/safety/test_llama_guard_rendering.py",
             # minutes per run on a 128k-vocabulary model: the other tests hold the decision's promises
             "--deselect",
             "tests/safety/test_llama_guard.py::"
