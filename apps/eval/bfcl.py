@@ -269,18 +269,35 @@ def load_items(categories: Sequence[str] = CATEGORIES, limit: int | None = None)
     return items
 
 
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")  # name -> schema
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")  # [schema, ...]
+_SCHEMA_ONE = ("items", "additionalProperties", "not", "contains")  # schema (items may be a list)
+
+
 def _json_schema(node: Any) -> Any:
-    if isinstance(node, dict):
-        out = {k: _json_schema(v) for k, v in node.items() if k != "type"}
-        if "type" in node:
-            kind = node["type"]
-            if kind in _JSON_TYPES:
-                out["type"] = _JSON_TYPES[kind]
+    """A BFCL parameter schema with BFCL's type names (`dict`, `float`, `tuple`, `any`) as JSON Schema's.
+
+    Only schema positions are rewritten: a property NAMED `type` (BFCL has many) is a property, and values
+    such as `default` or `enum` are copied as they are."""
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "type":
+            if isinstance(value, str) and value in _JSON_TYPES:
+                out["type"] = _JSON_TYPES[value]
+            elif isinstance(value, list):
+                out["type"] = [_JSON_TYPES[v] for v in value if isinstance(v, str) and v in _JSON_TYPES]
             # "any" (or an unknown name): no type constraint
-        return out
-    if isinstance(node, list):
-        return [_json_schema(v) for v in node]
-    return node
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: _json_schema(schema) for name, schema in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [_json_schema(schema) for schema in value]
+        elif key in _SCHEMA_ONE:
+            out[key] = [_json_schema(v) for v in value] if isinstance(value, list) else _json_schema(value)
+        else:
+            out[key] = value
+    return out
 
 
 def to_tool_definition(function: dict[str, Any]) -> ToolDefinition:

@@ -104,3 +104,43 @@ def test_constrained_engine_model_allows_only_valid_calls_of_the_offered_tools(i
     assert not reply.parse_errors  # a random model's reply: text, or calls that decode and validate
     for tool_call in reply.tool_calls:
         jsonschema.validate(tool_call.arguments, dialog[1][0].parameters)
+
+
+def test_a_property_named_type_stays_a_property_and_values_are_copied_as_they_are():
+    """BFCL has many parameters named `type` (simple_python_164's crime type): only schema positions map."""
+    function = {
+        "name": "get_crime_rate",
+        "description": "Crime rate of a city.",
+        "parameters": {
+            "type": "dict",
+            "properties": {
+                "city": {"type": "string"},
+                "type": {"type": "string", "description": "The type of crime."},
+                "window": {"type": "tuple", "items": {"type": "float"}, "default": {"type": "dict"}},
+                "filters": {"type": "dict", "properties": {"type": {"type": "any"}}},
+            },
+            "required": ["city"],
+        },
+    }
+    tool = to_tool_definition(function)
+    properties = tool.parameters["properties"]
+    assert properties["type"] == {"type": "string", "description": "The type of crime."}
+    assert properties["window"] == {"type": "array", "items": {"type": "number"}, "default": {"type": "dict"}}
+    assert properties["filters"] == {"type": "object", "properties": {"type": {}}}
+    jsonschema.Draft202012Validator.check_schema(tool.parameters)
+    jsonschema.validate({"city": "Paris", "type": "theft"}, tool.parameters)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"city": "Paris", "type": 3}, tool.parameters)
+
+
+def test_every_bfcl_function_converts_to_a_valid_schema_keeping_every_parameter():
+    try:
+        every = load_items(CATEGORIES)
+    except BfclError as exc:
+        require_in_ci(str(exc))
+    for item in every:
+        for function in item.functions:
+            tool = to_tool_definition(function)
+            jsonschema.Draft202012Validator.check_schema(tool.parameters)
+            names = set((function.get("parameters") or {}).get("properties", {}))
+            assert set(tool.parameters.get("properties", {})) == names, item.id
