@@ -105,6 +105,12 @@ def test_bad_categories_and_exclusions_are_clear_errors():
         _ = LlamaGuard("x", categories=["S1"], excluded_categories=["S1"]).prompt_categories
     with pytest.raises(ValueError, match="threshold"):
         LlamaGuard("x", threshold=1.5)
+    with pytest.raises(ValueError, match="max_new_tokens must be at least 12"):
+        LlamaGuard("x", max_new_tokens=4)
+    with pytest.raises(ValueError, match="max_codes"):
+        verdict_constraint(CATEGORIES_1B, max_codes=0)
+    with pytest.raises(ValueError, match="S15"):
+        verdict_constraint(["S1", "S15"])
 
 
 def test_tool_output_judges_the_tool_result_not_the_tool_call():
@@ -467,8 +473,9 @@ async def test_random_weights_always_give_a_readable_verdict_and_the_unmasked_sc
         ids = guard.prompt_tokens(engine, messages, touchpoint)
         probs = engine.forward(ids)[0, -1].double().softmax(-1)
         assert verdict.score == pytest.approx(float(probs[UNSAFE]), rel=1e-3, abs=1e-9)
-        (sampling, _), (_, first) = completions
+        (sampling, reply), (_, first) = completions
         assert sampling.constraint is not None and first.reused_tokens == len(ids) - 1
+        assert reply.stop_reason != StopReason.out_of_tokens  # the grammar's bound fits max_new_tokens
         plain = generate([ids], SamplingParams(temperature=0.0, max_tokens=guard.max_new_tokens))[0].text
         readable_without_grammar += parse_guard_output(plain, known=guard.categories).safe is not None
     assert readable_without_grammar < len(RANDOM_CASES)  # the grammar is what makes them readable
