@@ -7,6 +7,7 @@ with its baseline measured in the same run.
 - `bench rag`, `bench tools`, `bench safety`: retrieval, the sandboxed interpreter, the shields.
 - `bench agent`: the orchestrator's overhead per step (zero-latency scripted model), and 50 sessions at once.
 - `bench serve`: the serving engine: concurrent streams, prefix reuse over agent steps, CPU contention.
+- `bench prefill`: a bf16 prompt's linear layers as float32 GEMMs against bf16 GEMMs (CPUs without native bf16).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from llamasys.apps.bench import agent, rag, safety, serve, tools
+from llamasys.apps.bench import agent, prefill, rag, safety, serve, tools
 
 from .app import bench_app
 
@@ -26,6 +27,7 @@ bench_app.command("tools")(tools.bench_tools)
 bench_app.command("safety")(safety.bench_safety)
 bench_app.command("agent")(agent.bench_agent)
 bench_app.command("serve")(serve.bench_serve)
+bench_app.command("prefill")(prefill.bench_prefill)
 
 _DTYPES = {
     "bfloat16": "bfloat16",
