@@ -48,7 +48,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "test_random_weights_always_give_a_readable_verdict_and_the_unmasked_score",
         ],
     ),
-    "prompt_guard": ("safety/prompt_guard.py", ["tests/safety/test_prompt_guard.py"]),
+    "prompt_guard": (
+        "safety/prompt_guard.py",
+        ["tests/safety/test_prompt_guard.py", "tests/safety/test_prompt_guard_contract.py"],
+    ),
     "tool_arguments": (
         "tools/base.py",
         ["tests/tools/test_base.py", "tests/tools/test_base_contract.py", "tests/tools/test_decorator.py"],
