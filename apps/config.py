@@ -141,7 +141,10 @@ class AppSettings(_Section):
 class Settings(_Section):
     """Everything an app needs. Top-level names are the model and where state lives."""
 
-    model: str = Field("smollm2-135m-instruct", description="catalogue id, checkpoint folder or .gguf file")
+    model: str = Field(
+        "smollm2-135m-tools",
+        description="catalogue id, checkpoint folder or .gguf file (default: SmolLM2-135M + the shipped tool-use adapter)",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available")
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     quantization: Literal["none", "int8", "fp8", "fp8-all"] = Field(

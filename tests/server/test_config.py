@@ -13,7 +13,7 @@ def write(path, text):
 def test_defaults_without_file_or_env(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     s = load_settings(env={"LLAMASYS_HOME": str(tmp_path)})
-    assert s.model == "smollm2-135m-instruct"
+    assert s.model == "smollm2-135m-tools"
     assert (s.serve.host, s.serve.port) == ("127.0.0.1", 8000)
     assert s.serve.api_key is None and s.quantization_arg is None
     assert s.source("serve.port") == "default" and s.path_ is None
