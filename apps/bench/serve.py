@@ -37,6 +37,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from typing import Any
@@ -350,7 +351,9 @@ def _llama_cpp_server(gguf: str | None, streams: int, new_tokens: int, threads: 
         str(port),
     ]
     cmd += ["--n_threads", str(threads), "--n_ctx", str(2048 * streams)]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # llama.cpp logs tens of KB while it loads: into a file, since an unread pipe fills and stalls the server
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in the finally below, after the server
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
@@ -358,7 +361,7 @@ def _llama_cpp_server(gguf: str | None, streams: int, new_tokens: int, threads: 
             if server.poll() is not None:
                 return {
                     "available": False,
-                    "reason": f"llama_cpp.server exited: {server.stderr.read()[-500:]}",
+                    "reason": f"llama_cpp.server exited: {_tail(log)}",
                 }
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -385,6 +388,13 @@ def _llama_cpp_server(gguf: str | None, streams: int, new_tokens: int, threads: 
     finally:
         server.kill()
         server.wait()
+        log.close()
+
+
+def _tail(log: Any, chars: int = 500) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read()[-chars:]
 
 
 def run_serve_benchmark(
