@@ -39,16 +39,6 @@ def chat_format():
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    from llamasys.tools.sandbox import SandboxUnavailableError, choose_backend
-
-    try:
-        return choose_backend("auto")
-    except SandboxUnavailableError as exc:
-        require_in_ci(f"no code sandbox here: {exc}")
-
-
-@pytest.fixture(scope="module")
 def generated(chat_format, sandbox):
     config = GenerateConfig(seed=11, count=COUNT, avoid_prompts=sorted(held_out_prompts()))
     first = asyncio.run(generate(config, chat_format=chat_format))

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from support import require_in_ci
 
 from llamasys.apps.eval.agent_eval import run_agent_tasks
 from llamasys.apps.eval.agent_tasks import AGENT_TASKS, AgentTask
 from llamasys.core_model.messages import ToolCall
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    from llamasys.tools.sandbox import SandboxUnavailableError, choose_backend
-
-    try:
-        return choose_backend("auto")
-    except SandboxUnavailableError as exc:
-        require_in_ci(f"no code sandbox here: {exc}")
 
 
 def test_scored_by_tool_value_and_schema(sandbox):
