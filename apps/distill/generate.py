@@ -44,8 +44,10 @@ from llamasys.apps.distill.catalogue import TEMPLATES, CatalogueTool, draw_tool
 from llamasys.apps.distill.tasks import (
     CHIT_CHAT,
     FACTS,
+    NO_TOOL_FITS,
     code_task,
     documents,
+    near_miss_request,
     unserved_request,
     web_fact,
 )
@@ -66,6 +68,7 @@ __all__ = [
     "GenerateReport",
     "RenderedExample",
     "generate",
+    "parse_mix",
     "render_example",
     "verify_example",
 ]
@@ -135,6 +138,30 @@ class GenerateConfig(BaseModel):
     avoid_names: list[str] = Field(default_factory=list, description="tool names never to generate")
     avoid_prompts: list[str] = Field(default_factory=list, description="user messages never to generate")
     interpreter_backend: str = "auto"
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """The default mix with the shares named in `text` ("irrelevant=0.3,custom=0.2") replaced.
+
+    Raises ValueError naming the problem: an unknown kind, a share that is not a number >= 0, or no share left."""
+    mix = dict(DEFAULT_MIX)
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, sep, value = part.partition("=")
+        kind = kind.strip()
+        if not sep or kind not in DEFAULT_MIX:
+            raise ValueError(
+                f"mix entry {part!r}: write KIND=SHARE with KIND one of {', '.join(DEFAULT_MIX)}"
+            )
+        try:
+            share = float(value)
+        except ValueError:
+            raise ValueError(f"mix entry {part!r}: {value.strip()!r} is not a number") from None
+        if not share >= 0:
+            raise ValueError(f"mix entry {part!r}: a share must be >= 0")
+        mix[kind] = share
+    if sum(mix.values()) <= 0:
+        raise ValueError(f"mix {text!r} leaves every share at 0")
+    return mix
 
 
 class GenerateReport(BaseModel):
@@ -452,7 +479,8 @@ class _Builder:
         )
 
     async def _irrelevant(self, rng: random.Random, example_id: str) -> Example:
-        if rng.random() < 0.25:
+        draw = rng.random()
+        if draw < 0.2:  # the built-in tools, a request none of them carries out
             names, bank = self.builtin_set(rng, [])
             q, a = unserved_request(rng)
             return Example(
@@ -460,20 +488,19 @@ class _Builder:
                 messages=[self.system(), UserMessage(content=q), AssistantMessage(content=a)],
             )  # fmt: skip
         wanted = rng.choice(TEMPLATES)
-        call = draw_tool(rng, wanted).sample_call(rng)
         others = [t for t in TEMPLATES if t.name != wanted.name]
-        offered = [
-            draw_tool(rng, t, avoid_names=self.avoid).definition
-            for t in rng.sample(others, rng.randint(1, 3))
-        ]
-        answer = rng.choice([
-            "None of the available functions can do this, so I can't help with that request using my tools.",
-            "I can't do that: none of the functions I have access to covers this request.",
-            "The provided functions don't support this request, so I can't complete it.",
-        ])  # fmt: skip
+        if draw < 0.65:  # a near miss: the tool of the request's own domain is offered and does not serve it
+            q, answer = near_miss_request(rng, wanted.name)
+            chosen = [wanted, *rng.sample(others, rng.randint(0, 2))]
+            rng.shuffle(chosen)
+        else:  # hard negatives: a request for one family, tools of other families
+            q = draw_tool(rng, wanted).sample_call(rng).question
+            answer = rng.choice(NO_TOOL_FITS)
+            chosen = rng.sample(others, rng.randint(1, 3))
+        offered = [draw_tool(rng, t, avoid_names=self.avoid).definition for t in chosen]
         return Example(
             id=example_id, kind="irrelevant", tools=offered,
-            messages=[self.system(), UserMessage(content=call.question), AssistantMessage(content=answer)],
+            messages=[self.system(), UserMessage(content=q), AssistantMessage(content=answer)],
         )  # fmt: skip
 
 

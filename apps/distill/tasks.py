@@ -16,11 +16,14 @@ from datetime import date, timedelta
 __all__ = [
     "CHIT_CHAT",
     "FACTS",
+    "NEAR_MISSES",
+    "NO_TOOL_FITS",
     "CodeTask",
     "Document",
     "WebFact",
     "code_task",
     "documents",
+    "near_miss_request",
     "unserved_request",
     "web_fact",
 ]
@@ -412,3 +415,199 @@ def unserved_request(rng: random.Random) -> tuple[str, str]:
         ("Call a taxi to the airport.", "I can't book a taxi: none of my tools can do that."),
     ]  # fmt: skip
     return rng.choice(pairs)
+
+
+NO_TOOL_FITS = [
+    "None of the available functions can do this, so I can't help with that request using my tools.",
+    "I can't do that: none of the functions I have access to covers this request.",
+    "The provided functions don't support this request, so I can't complete it.",
+]
+
+_CITIES = ["Paris", "Tokyo", "Nairobi", "Lima", "Oslo", "Toronto", "Cairo", "Sydney", "Berlin", "Dublin"]
+_NAMES = ["Maria", "Kenji", "Amara", "Liam", "Priya", "Jonas", "Hana"]
+
+# Near misses: per catalogue template, requests in the tool's own domain that it does not serve (another
+# quantity, another operation, a definition or a fact about the domain). `{city}`, `{n}` and `{name}` are
+# filled at random; an answer of None is one of NO_TOOL_FITS. Modelled on the kind of item in BFCL's
+# `irrelevance` category (a function of the right topic that cannot answer the question), never copied
+# from it: the data must not contain BFCL items.
+NEAR_MISSES: dict[str, list[tuple[str, str | None]]] = {
+    "get_current_weather": [
+        ("What was the average rainfall in {city} in 1990?", None),
+        (
+            "Why is the sky blue?",
+            "Sunlight is scattered by air molecules, and blue light scatters the most, "
+            "so the sky looks blue.",
+        ),
+        (
+            "Which season has the longest days in the northern hemisphere?",
+            "Summer: the longest day is around 21 June.",
+        ),
+    ],
+    "get_stock_price": [
+        ("Who founded the New York Stock Exchange?", None),
+        (
+            "What does a stock's dividend yield mean?",
+            "It is the yearly dividend divided by the share price, as a percentage.",
+        ),
+        ("Open a brokerage account for me.", None),
+    ],
+    "convert_currency": [
+        ("Which country uses the yen?", "Japan uses the yen."),
+        ("Why did inflation rise in {city} last decade?", None),
+        ("Print a 20 euro banknote design for me.", None),
+    ],
+    "calculate_circle_area": [
+        ("What is the volume of a sphere with radius {n}?", None),
+        ("What is the surface area of a cube with side {n}?", None),
+        ("Who first proved that pi is irrational?", "Johann Heinrich Lambert proved it in 1761."),
+    ],
+    "calculate_rectangle_perimeter": [
+        ("What is the circumference of the Earth?", "About 40,075 km around the equator."),
+        ("Find the area of a hexagon with side {n}.", None),
+        ("How many sides does a pentagon have?", "A pentagon has five sides."),
+    ],
+    "compound_interest": [
+        ("Who sets the interest rate of the European Central Bank?", "Its Governing Council sets it."),
+        ("Is now a good time to buy a house in {city}?", None),
+        ("Calculate my income tax for a salary of {n}000.", None),
+    ],
+    "calculate_bmi": [
+        ("How many calories are in a banana?", None),
+        ("What is a healthy resting heart rate?", "For adults, roughly 60 to 100 beats per minute."),
+        ("Recommend a diet plan to lose weight.", None),
+    ],
+    "factorial": [
+        ("Is {n} a prime number?", None),
+        ("What is {n} to the power of 3?", None),
+        (
+            "Who invented the exclamation mark notation for factorials?",
+            "Christian Kramp introduced n! in 1808.",
+        ),
+    ],
+    "greatest_common_divisor": [
+        ("What is the square root of {n}?", None),
+        ("Solve the equation 2x + 3 = {n}.", None),
+        ("What is a prime number?", "A whole number above 1 whose only divisors are 1 and itself."),
+    ],
+    "average": [
+        ("What is the standard deviation of 4, 8, 15 and {n}?", None),
+        ("Sort these numbers from largest to smallest: 7, {n}, 3.", None),
+        ("What does median mean?", "The middle value of a sorted list of numbers."),
+    ],
+    "get_distance": [
+        ("How far is the Moon from the Earth?", "About 384,400 km on average."),
+        ("Which train goes from {city} to the airport?", None),
+        ("How high is Mount Everest?", "Mount Everest is 8,849 metres high."),
+    ],
+    "search_flights": [
+        ("What is the busiest airport in the world?", None),
+        ("Cancel my flight booking to {city}.", None),
+        ("Who made the first powered airplane flight?", "The Wright brothers, in 1903."),
+    ],
+    "book_hotel": [
+        ("Rent a car for me in {city} next week.", None),
+        ("What are the must-see museums in {city}?", None),
+        ("What is the tallest hotel in the world?", None),
+    ],
+    "find_restaurants": [
+        ("How do I make a sourdough starter?", None),
+        ("Who is the most famous chef in {city}?", None),
+        ("What is the main ingredient of guacamole?", "Avocado is the main ingredient of guacamole."),
+    ],
+    "translate_text": [
+        ("How many people speak Spanish worldwide?", None),
+        ("What is the oldest written language?", None),
+        ("Correct the grammar of my essay about {city}.", None),
+    ],
+    "send_email": [
+        ("Call {name} on the phone.", None),
+        ("What is my email password?", None),
+        ("Who invented email?", "Ray Tomlinson sent the first networked email in 1971."),
+    ],
+    "create_calendar_event": [
+        ("What day of the week was 1 January 2000?", "1 January 2000 was a Saturday."),
+        ("When is the next public holiday in {city}?", None),
+        ("How many days does February have in a leap year?", "February has 29 days in a leap year."),
+    ],
+    "get_recipe": [
+        ("How many calories does an hour of cycling burn?", None),
+        ("Order the ingredients for lasagna from a grocery store.", None),
+        (
+            "At what temperature does water boil at sea level?",
+            "Water boils at 100 degrees Celsius at sea level.",
+        ),
+    ],
+    "convert_length": [
+        ("Convert {n} kilograms to pounds.", None),
+        ("How many seconds are in a day?", "A day has 86,400 seconds."),
+        ("Convert {n} degrees Celsius to Fahrenheit.", None),
+    ],
+    "get_match_score": [
+        ("Who won the first football World Cup?", "Uruguay won the first World Cup, in 1930."),
+        ("Buy two tickets for the next match in {city}.", None),
+        ("How many players are on a basketball team on court?", "Five players per team are on the court."),
+    ],
+    "get_population": [
+        ("What is the area of {city} in square kilometres?", None),
+        ("Who is the mayor of {city}?", None),
+        ("Which is the most populous country?", None),
+    ],
+    "get_local_time": [
+        ("How many time zones does Russia have?", "Russia has eleven time zones."),
+        ("What will the weather be in {city} tomorrow?", None),
+        ("When does daylight saving time start in {city}?", None),
+    ],
+    "get_news_headlines": [
+        ("Who won the Nobel Prize in Literature in 1950?", "Bertrand Russell won it in 1950."),
+        ("Write a news article about a new park in {city}.", None),
+        ("What is the oldest newspaper still published?", None),
+    ],
+    "search_books": [
+        ("Who wrote Pride and Prejudice?", "Jane Austen wrote Pride and Prejudice."),
+        ("Summarize the plot of a novel set in {city}.", None),
+        ("Renew my library loan.", None),
+    ],
+    "estimate_calories": [
+        ("How much protein should an adult eat per day?", None),
+        ("Create a workout plan for me for next month.", None),
+        ("How many bones are in the adult human body?", "An adult has 206 bones."),
+    ],
+    "monthly_loan_payment": [
+        ("What is my credit score?", None),
+        ("Should I refinance my mortgage?", None),
+        ("What does APR stand for?", "APR stands for annual percentage rate."),
+    ],
+    "apply_discount": [
+        ("Which shop in {city} has the best prices?", None),
+        ("Calculate the sales tax on a {n} dollar purchase in {city}.", None),
+        ("Return the shoes I bought last week.", None),
+    ],
+    "kinetic_energy": [
+        ("What is the unit of force?", "The newton is the unit of force."),
+        ("Calculate the potential energy of a {n} kg object 10 m above the ground.", None),
+        ("What is the speed of light?", "About 299,792 km per second in a vacuum."),
+    ],
+    "set_reminder": [
+        ("Wake me up by calling my phone at 6.", None),
+        ("What time is sunrise in {city}?", None),
+        ("Delete all my alarms.", None),
+    ],
+    "get_air_quality": [
+        ("What causes acid rain?", "Sulfur dioxide and nitrogen oxides that react with water in the air."),
+        ("What is the pollen count in {city} next week?", None),
+        ("Plant a tree in my name.", None),
+    ],
+    "count_words": [
+        ("Write a poem about {city}.", None),
+        ("What is the longest word in English?", None),
+        ("Translate this sentence into French: the cat sleeps.", None),
+    ],
+}
+
+
+def near_miss_request(rng: random.Random, template: str) -> tuple[str, str]:
+    """(request, reply) in `template`'s domain that its tool does not serve; KeyError for an unknown one."""
+    question, answer = rng.choice(NEAR_MISSES[template])
+    question = question.format(city=rng.choice(_CITIES), n=rng.randint(12, 99), name=rng.choice(_NAMES))
+    return question, answer or rng.choice(NO_TOOL_FITS)

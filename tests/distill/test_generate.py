@@ -16,6 +16,7 @@ from llamasys.apps.distill.generate import (
     Example,
     GenerateConfig,
     generate,
+    parse_mix,
     render_example,
     verify_example,
 )
@@ -153,3 +154,42 @@ def test_teacher_mode_keeps_verified_answers_only(generated, chat_format):
     silent, silent_report = asyncio.run(teacher_generate(config, _Silent(), chat_format=chat_format))
     assert {e.kind for e in silent} <= NO_TOOL_KINDS  # no tool example survives without its calls
     assert sum(silent_report.dropped.values()) >= sum(1 for e in examples if e.kind not in NO_TOOL_KINDS)
+
+
+def test_every_catalogue_family_has_near_misses_that_fill_in():
+    from llamasys.apps.distill.tasks import NEAR_MISSES, NO_TOOL_FITS, near_miss_request
+
+    assert set(NEAR_MISSES) == {t.name for t in TEMPLATES}
+    rng = random.Random(3)
+    for template in TEMPLATES:
+        for _ in range(6):
+            question, answer = near_miss_request(rng, template.name)
+            assert "{" not in question and question.strip() and answer.strip()
+    assert {near_miss_request(random.Random(i), "factorial")[1] for i in range(40)} & set(NO_TOOL_FITS)
+    with pytest.raises(KeyError):
+        near_miss_request(rng, "no_such_family")
+
+
+def test_irrelevant_only_mix_verifies_and_never_calls(chat_format, sandbox):
+    config = GenerateConfig(
+        seed=5, count=24, mix=parse_mix(",".join(f"{k}=0" for k in DEFAULT_MIX) + ",irrelevant=1")
+    )
+    examples, report = asyncio.run(generate(config, chat_format=chat_format))
+    assert report.kinds == {"irrelevant": 24} and len(examples) == 24
+    texts = set()
+    for example in examples:
+        assert verify_example(example, chat_format) == [], example.id
+        assert not any(isinstance(m, AssistantMessage) and m.tool_calls for m in example.messages)
+        assert example.tools  # tools are offered: the point is declining them
+        texts.add(example.messages[1].content)
+    assert len(texts) >= 18  # varied requests, not one template
+
+
+def test_parse_mix_replaces_named_shares_and_names_bad_entries():
+    mix = parse_mix("irrelevant=0.3, custom=0.2")
+    assert mix["irrelevant"] == 0.3 and mix["custom"] == 0.2 and mix["code"] == DEFAULT_MIX["code"]
+    assert parse_mix("") == DEFAULT_MIX
+    for bad, words in [("irelevant=0.3", "KIND=SHARE"), ("code", "KIND=SHARE"), ("code=x", "not a number"),
+                       ("code=-1", ">= 0"), (",".join(f"{k}=0" for k in DEFAULT_MIX), "every share")]:  # fmt: skip
+        with pytest.raises(ValueError, match=words):
+            parse_mix(bad)
