@@ -32,6 +32,12 @@ def generate_command(
         str, typer.Option(help="model whose chat format renders the data")
     ] = "smollm2-135m-instruct",
     instructions: Annotated[str | None, typer.Option(help="system prompt (default: the agent's)")] = None,
+    mix: Annotated[
+        str | None,
+        typer.Option(
+            help="shares of the kinds, e.g. 'irrelevant=0.3,custom=0.2' (unnamed kinds keep the default)"
+        ),
+    ] = None,
     teacher: Annotated[
         str | None, typer.Option(help="teacher mode: a stronger model (catalogue id or path) answers")
     ] = None,
@@ -40,7 +46,13 @@ def generate_command(
     ] = None,
 ) -> None:
     """Generate verified examples; writes examples.jsonl, tokens.jsonl and manifest.json."""
-    from llamasys.apps.distill.generate import GenerateConfig, bfcl_function_names, generate, write_dataset
+    from llamasys.apps.distill.generate import (
+        GenerateConfig,
+        bfcl_function_names,
+        generate,
+        parse_mix,
+        write_dataset,
+    )
     from llamasys.apps.eval.agent_tasks import held_out_prompts
     from llamasys.core_model.chat import make_chat_format
     from llamasys.core_model.checkpoints import read_tokenizer
@@ -51,6 +63,8 @@ def generate_command(
                             avoid_prompts=sorted(held_out_prompts()))  # fmt: skip
     if instructions:
         config.instructions = instructions
+    if mix:
+        config.mix = parse_mix(mix)
     if teacher or teacher_url:
         from llamasys.apps.distill.teacher import teacher_generate
         from llamasys.apps.eval.bfcl import EngineModel, OpenAIToolModel
@@ -87,6 +101,9 @@ def train_command(
     seed: int = 0,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda")] = "auto",
     threads: Annotated[int | None, typer.Option(help="torch CPU threads")] = None,
+    init_adapter: Annotated[
+        Path | None, typer.Option(help="start from this adapter (a second round) instead of a fresh LoRA")
+    ] = None,
 ) -> None:
     """LoRA training with assistant-only loss; checkpoints every few minutes; rerun to resume."""
     from llamasys.apps.distill.train import TrainConfig, train
@@ -94,7 +111,7 @@ def train_command(
     config = TrainConfig(
         data=data.expanduser(), run_dir=run.expanduser(), rank=rank, alpha=alpha, lr=lr, epochs=epochs,
         seq_len=seq_len, warmup_steps=warmup_steps, checkpoint_minutes=checkpoint_minutes, max_steps=max_steps,
-        seed=seed, device=device, threads=threads,
+        seed=seed, device=device, threads=threads, init_adapter=init_adapter,
     )  # fmt: skip
     state = train(config)
     typer.echo(json.dumps(state, indent=2))

@@ -42,6 +42,11 @@ def export_adapter(run_dir: Path, out: Path, *, commands: list[str] | None = Non
     manifest_path = Path(config["data"]).expanduser() / "manifest.json"
     if manifest_path.exists():
         data_manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    previous_round: dict[str, Any] = {}
+    if config.get("init_adapter"):
+        previous_path = Path(config["init_adapter"]).expanduser() / "provenance.json"
+        if previous_path.exists():
+            previous_round = json.loads(previous_path.read_text(encoding="utf-8"))
     provenance = {
         "checkpoint": latest.resolve().name,
         "state": state,
@@ -49,6 +54,8 @@ def export_adapter(run_dir: Path, out: Path, *, commands: list[str] | None = Non
         "data_manifest": data_manifest,
         "commands": _reproduce(config, data_manifest, state["step"]) + list(commands or []),
     }
+    if previous_round:
+        provenance["previous_round"] = previous_round
     (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
     return provenance
 
@@ -61,14 +68,22 @@ def _reproduce(config: dict[str, Any], data_manifest: dict[str, Any], step: int)
     out = []
     generated = data_manifest.get("config", {})
     if generated:
+        from llamasys.apps.distill.generate import DEFAULT_MIX
+
+        mix = generated.get("mix", DEFAULT_MIX)
+        changed = ",".join(f"{k}={v}" for k, v in mix.items() if DEFAULT_MIX.get(k) != v)
         out.append(
-            f"llamasys distill generate --seed {generated['seed']} --count {generated['count']} --out {config['data']}"
+            f"llamasys distill generate --seed {generated['seed']} --count {generated['count']}"
+            + (f" --mix {changed}" if changed else "")
+            + f" --out {config['data']}"
         )
     defaults = TrainConfig(data=Path("."), run_dir=Path(".")).model_dump()
     flags = [f"--data {config['data']}", f"--run {config['run_dir']}"]
     for key in ("rank", "alpha", "lr", "epochs", "seq_len", "warmup_steps", "seed"):
         if config.get(key) != defaults[key]:
             flags.append(f"--{key.replace('_', '-')} {config[key]}")
+    if config.get("init_adapter"):
+        flags.append(f"--init-adapter {config['init_adapter']}")
     flags.append(f"--max-steps {step}")
     out.append("llamasys distill train " + " ".join(flags))
     return out

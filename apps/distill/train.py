@@ -67,6 +67,11 @@ class TrainConfig(BaseModel):
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
+    init_adapter: Path | None = Field(
+        default=None,
+        description="start from this adapter folder (a later round: rank, alpha and target modules must "
+        "match) instead of a fresh LoRA; the optimizer and schedule start anew",
+    )
 
 
 class Pack(BaseModel):
@@ -213,6 +218,28 @@ def _epoch_packs(examples: list[dict[str, Any]], config: TrainConfig, epoch: int
     return build_packs(examples, config.seq_len, random.Random(f"{config.seed}-epoch-{epoch}"))
 
 
+def _init_from_adapter(model: Any, config: TrainConfig) -> Any:
+    """`model` with the LoRA weights of `config.init_adapter`, trainable; ValueError if its shape differs."""
+    from peft import PeftConfig, PeftModel
+
+    folder = Path(config.init_adapter).expanduser()
+    if not (folder / "adapter_config.json").exists():
+        raise ValueError(f"--init-adapter {folder}: no adapter_config.json there (a `distill export` folder)")
+    saved = PeftConfig.from_pretrained(str(folder))
+    mismatched = [
+        f"{name} {theirs} != {ours}"
+        for name, theirs, ours in (
+            ("rank", saved.r, config.rank),
+            ("alpha", saved.lora_alpha, config.alpha),
+            ("target_modules", sorted(saved.target_modules), sorted(config.target_modules)),
+        )
+        if theirs != ours
+    ]
+    if mismatched:
+        raise ValueError(f"--init-adapter {folder} does not match this run: {'; '.join(mismatched)}")
+    return PeftModel.from_pretrained(model, str(folder), is_trainable=True)
+
+
 def _save(run_dir: Path, model: Any, optimizer: Any, state: dict[str, Any]) -> Path:
     tmp = run_dir / f".tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -267,6 +294,9 @@ def train(config: TrainConfig, *, progress: bool = True) -> dict[str, Any]:
         model = PeftModel.from_pretrained(model, latest / "adapter", is_trainable=True)
         state = json.loads((latest / "state.json").read_text(encoding="utf-8"))
         log.info("resuming from %s (step %d)", latest.resolve().name, state["step"])
+    elif config.init_adapter is not None:
+        model = _init_from_adapter(model, config)
+        state = {"step": 0, "epoch": 0, "pack": 0, "tokens": 0, "examples": 0, "seconds": 0.0}
     else:
         lora = LoraConfig(
             r=config.rank,

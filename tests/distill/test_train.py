@@ -110,3 +110,43 @@ def test_pack_attention_mask_sees_prompt_and_own_turns_only():
     assert mask[3].tolist() == [True, True, True, True, False, False]  # conversation 1: prompt + itself
     assert mask[4].tolist() == [True, True, False, False, True, False]  # conversation 2 never sees 1
     assert mask[5].tolist() == [False, False, False, False, False, True]  # another row sees nothing else
+
+
+def test_second_round_starts_from_an_exported_adapter(tiny_base, tmp_path):
+    from safetensors.torch import load_file
+
+    from llamasys.apps.distill.export import export_adapter
+    from llamasys.apps.distill.train import _init_from_adapter
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "tokens.jsonl").write_text("".join(json.dumps(e) + "\n" for e in _examples(12, seed=2)))
+    first = TrainConfig(data=data, run_dir=tmp_path / "run1", base=str(tiny_base), rank=4, alpha=8, lr=3e-3,
+                        warmup_steps=1, seq_len=64, max_steps=3, checkpoint_minutes=60.0, epochs=30)  # fmt: skip
+    train(first, progress=False)
+    exported = tmp_path / "round1"
+    export_adapter(first.run_dir, exported)
+
+    second = first.model_copy(update={"run_dir": tmp_path / "run2", "init_adapter": exported})
+    model, _ = load_base_model(str(tiny_base), torch.device("cpu"))
+    model = _init_from_adapter(model, second)
+    saved = load_file(str(exported / "adapter_model.safetensors"))
+    loaded = {k: v for k, v in model.state_dict().items() if "lora_" in k}
+    assert len(loaded) == len(saved) > 0
+    for name, tensor in saved.items():
+        (match,) = [v for k, v in loaded.items() if k.replace(".default", "") == name]
+        assert match.dtype == torch.float32 and match.requires_grad is False  # a state_dict copy
+        torch.testing.assert_close(match, tensor.float())
+    assert any(p.requires_grad for n, p in model.named_parameters() if "lora_" in n)
+
+    state = train(second.model_copy(update={"max_steps": 2}), progress=False)
+    assert state["step"] == 2
+    provenance = export_adapter(second.run_dir, tmp_path / "round2")
+    assert any(f"--init-adapter {exported}" in c for c in provenance["commands"])
+    assert provenance["previous_round"]["checkpoint"] == "step-000003"
+
+    with pytest.raises(ValueError, match="rank 4 != 8"):
+        _init_from_adapter(load_base_model(str(tiny_base), torch.device("cpu"))[0],
+                           second.model_copy(update={"rank": 8}))  # fmt: skip
+    with pytest.raises(ValueError, match="no adapter_config.json"):
+        _init_from_adapter(model, second.model_copy(update={"init_adapter": tmp_path}))
