@@ -35,7 +35,19 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "config_hf": ("core_model/checkpoints/hf.py", ["tests/core_model/test_checkpoint_formats.py"]),
     "config_gguf": ("core_model/checkpoints/gguf.py", ["tests/core_model/test_checkpoint_formats.py"]),
     "sampling": ("core_model/sampling.py", ["tests/core_model/test_sampling.py"]),
-    "tool_call_codec": ("core_model/chat/tool_call_codec.py", ["tests/chat_format"]),
+    "tool_call_codec": (
+        "core_model/chat/tool_call_codec.py",
+        [
+            "tests/chat_format",
+            # the chat CLI drives a model (the SmolLM2 one 14 s a run) and the SmolLM2 token-id test loads
+            # its GGUF (10 s): both reach the codec but hold none of its promises the other files miss
+            "--ignore",
+            "tests/chat_format/test_chat_cli.py",
+            "--deselect",
+            "tests/chat_format/test_template_format.py::"
+            "test_smollm2_token_ids_match_transformers_apply_chat_template",
+        ],
+    ),
     "llama_guard": (
         "safety/llama_guard.py",
         [
