@@ -17,11 +17,16 @@ every figure (this machine may be shared):
 - `agent`: an agent-shaped conversation: a `--agent-prompt` token prompt, then four steps, each adding
   the reply and `--agent-step` new tokens; time to first token of steps 2-5 with prefix reuse against
   the same steps with the cache forgotten before each (`ratio` = with / without).
-- `llama_cpp`: llama.cpp's own server (`python -m llama_cpp.server`, in a subprocess, on the same GGUF)
-  at 4 concurrent streams, when llama-cpp-python is installed; otherwise why not. Never fatal.
+- `llama_cpp`: llama-cpp-python's server (`python -m llama_cpp.server`, in a subprocess, on the same
+  GGUF) sent the 4-stream run's prompts (as text) at once, greedy, exactly `--new-tokens` each, when
+  llama-cpp-python is installed; otherwise why not. Never fatal. That server runs one request at a time
+  (no slots; see `LLAMA_CPP_SERVER`), so its 4 streams queue: `streams_decoding_at_once` says how many
+  it decoded together (1), `aggregate_tok_s` is what the 4 concurrent clients got (all tokens / wall),
+  and `targets.aggregate_4_streams_vs_llama_cpp` is ours batched over that.
 - `contention`: one stream's decode tokens/s on the C step and on the PyTorch path, idle and then with
   `--contention K` busy-looping processes (at least 1 for this section), with the adaptive thread
-  count and with all threads fixed; `kept` = busy / idle.
+  count and with all threads fixed; `kept` = busy / idle. The same for llama.cpp's server on all
+  threads (`llama_cpp`, unless `--no-llama-cpp`).
 
 `--threads N` fixes the CPU threads of every model call (the serving engine's and `engine_step`'s) at N;
 0 (the default) lets the serving engine adapt them (`ThreadChooser`) and times `engine_step` on all of
@@ -266,8 +271,20 @@ def _decode_rate(server: Any, prompt: list[int], params: Any, threads: int, cap_
     }
 
 
+def _gguf_of(engine: Any) -> str | None:
+    source = getattr(engine, "source", None)
+    return str(source) if source and str(source).endswith(".gguf") else None
+
+
+def _as_text(engine: Any, ids: list[int]) -> str:
+    """A prompt of token ids as text for a server that takes text (llama.cpp's tokenizes it back; BOS is
+    its own to add)."""
+    bos = getattr(engine.tokenizer, "bos_id", None)
+    return engine.tokenizer.decode([i for i in ids if i != bos])
+
+
 def _contention(
-    model: str, quantization: str | None, k: int, new_tokens: int, cap_s: float
+    model: str, quantization: str | None, k: int, new_tokens: int, cap_s: float, llama_cpp: bool = True
 ) -> dict[str, Any]:
     import torch
 
@@ -302,31 +319,202 @@ def _contention(
         result["kept_all_threads"] = round(result["busy_all_threads"]["decode_tok_s"] / max(idle, 1e-9), 3)
         out[path] = result
         server.shutdown()
+    if llama_cpp:  # the same prompt and tokens on llama.cpp's server, on all threads
+        _progress(f"contention: llama.cpp's server, idle then beside {max(k, 1)} busy process(es)")
+        prompt = _prompt(
+            random.Random(1), 64, engine.args.vocab_size, getattr(engine.tokenizer, "bos_id", None)
+        )
+        out["llama_cpp"] = _llama_cpp_contention(
+            _gguf_of(engine), _as_text(engine, prompt), max(k, 1), new_tokens, most
+        )
     return out
 
 
+# What llama-cpp-python's server (`python -m llama_cpp.server`, 0.3.x) is, read from its source
+# (llama_cpp/server/app.py): one `Llama` object per model behind a lock (`get_llama_proxy`'s two anyio
+# locks), so it runs ONE request at a time -- no slots, no batching of streams; concurrent requests wait.
+# And by default (`interrupt_requests=True`) a streaming request is cut off as soon as another one is
+# waiting for the lock: the server sends `data: [DONE]` and cancels the response without the final empty
+# chunk, which a client sees as "peer closed connection without sending complete message body
+# (incomplete chunked read)". With four concurrent streams every stream but the last was cut that way.
+# The bench therefore starts it with `--interrupt_requests False` and measures what it does: it queues.
+# The wheel ships libllama/libggml only, not the C++ `llama-server` (which has real parallel slots).
+LLAMA_CPP_SERVER = (sys.executable, "-m", "llama_cpp.server")
+
 _LLAMA_CPP_CLIENT = r"""
 import asyncio, json, sys, time, httpx
-url, n, tokens, prompt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-async def one(client, i):
-    t0 = time.perf_counter(); times = []
-    body = {"prompt": f"{i} {prompt}", "max_tokens": tokens, "temperature": 0, "stream": True}
-    async with client.stream("POST", url + "/v1/completions", json=body, timeout=600) as r:
-        async for line in r.aiter_lines():
-            if line.startswith("data: ") and line != "data: [DONE]":
-                times.append(time.perf_counter())
-    return {"submitted": t0, "times": times}
+job = json.load(sys.stdin)
+url, tokens = job["url"], job["new_tokens"]
+async def one(client, prompt):
+    # min_tokens = max_tokens: every request generates exactly `tokens` tokens, like the engine's side
+    body = {"prompt": prompt, "max_tokens": tokens, "min_tokens": tokens, "temperature": 0, "stream": True}
+    t0 = time.perf_counter(); times = []; finish = None
+    try:
+        async with client.stream("POST", url + "/v1/completions", json=body) as r:
+            if r.status_code != 200:
+                await r.aread()
+                return {"submitted": t0, "times": times, "error": f"HTTP {r.status_code}: {r.text[:200]}"}
+            async for line in r.aiter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                choice = json.loads(line[6:])["choices"][0]
+                if choice.get("finish_reason") is None:  # one chunk per generated token
+                    times.append(time.perf_counter())
+                else:
+                    finish = choice["finish_reason"]
+    except httpx.HTTPError as exc:
+        return {"submitted": t0, "times": times, "error": f"{type(exc).__name__}: {exc}"}
+    return {"submitted": t0, "times": times, "finish_reason": finish}
 async def main():
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(job["timeout_s"])) as client:
         t0 = time.perf_counter()
-        runs = await asyncio.gather(*(one(client, i) for i in range(n)))
+        runs = await asyncio.gather(*(one(client, p) for p in job["prompts"]))
         print(json.dumps({"runs": runs, "wall": time.perf_counter() - t0}))
 asyncio.run(main())
 """
 
 
-def _llama_cpp_server(gguf: str | None, streams: int, new_tokens: int, threads: int) -> dict[str, Any]:
-    """llama.cpp's server on the same GGUF in a subprocess, `streams` concurrent completions. Never raises."""
+def _most_at_once(runs: list[dict[str, Any]]) -> int:
+    """How many requests were streaming tokens at the same moment at most: the largest overlap of the
+    intervals [first token, last token]. 1 means the server served them one after another."""
+    edges = sorted(
+        edge for r in runs if r["times"] for edge in ((r["times"][0], 1), (r["times"][-1], -1))
+    )  # at a tie the end (-1) sorts first: touching intervals do not overlap
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def _llama_cpp_summary(data: dict[str, Any], new_tokens: int) -> dict[str, Any]:
+    """The client's raw runs as the engine's sides are summarised, plus how many streams llama.cpp decoded
+    at once and what failed. The decode figure of a server that never overlaps streams is its one-at-a-time
+    rate: all tokens after each first token / all decode time."""
+    runs = data["runs"]
+    errors = [r["error"] for r in runs if r.get("error")]
+    complete = [r for r in runs if r["times"]]
+    at_once = _most_at_once(complete)
+    out: dict[str, Any] = {"streams": len(runs), "requests_complete": len(runs) - len(errors)}
+    if errors:
+        out["errors"] = errors
+    if not complete:
+        return out | {"error": errors[0] if errors else "no tokens came back"}
+    out |= _summarise(complete, data["wall"], concurrent=at_once > 1)
+    out["streams_decoding_at_once"] = at_once
+    out["tokens_expected"] = new_tokens * len(runs)
+    return out
+
+
+class LlamaCppServer:
+    """llama-cpp-python's server on `gguf` in a subprocess on 127.0.0.1 (a free port), as a context manager;
+    `run(prompts, new_tokens)` sends the prompts at once as streaming completions and returns the
+    summary (`_llama_cpp_summary`). `command` replaces `python -m llama_cpp.server` (the tests use a
+    stand-in speaking the same flags and protocol). Raises RuntimeError when the server exits or does
+    not listen within `start_timeout_s`, with the tail of its log."""
+
+    def __init__(
+        self,
+        gguf: str,
+        threads: int,
+        *,
+        n_ctx: int = 2048,
+        command: tuple[str, ...] = LLAMA_CPP_SERVER,
+        start_timeout_s: float = 120.0,
+        request_timeout_s: float = 600.0,
+    ) -> None:
+        self.gguf, self.threads, self.n_ctx = gguf, threads, n_ctx
+        self.command, self.start_timeout_s, self.request_timeout_s = (
+            command,
+            start_timeout_s,
+            request_timeout_s,
+        )
+        self.port = 0
+        self._process: subprocess.Popen | None = None
+        self._log: Any = None
+
+    def argv(self, port: int) -> list[str]:
+        """The server's command line. One sequence of `n_ctx` tokens is all it uses (it runs one request
+        at a time); `--interrupt_requests False` makes a waiting request queue instead of cutting off the
+        stream in flight (see LLAMA_CPP_SERVER's comment)."""
+        return [*self.command, "--model", self.gguf, "--host", "127.0.0.1", "--port", str(port)] + [
+            "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
+            "--n_ctx", str(self.n_ctx), "--interrupt_requests", "False", "--verbose", "False",
+        ]  # fmt: skip
+
+    def __enter__(self) -> LlamaCppServer:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        # llama.cpp logs tens of KB while it loads: into a file, since an unread pipe fills and stalls it
+        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in __exit__
+        self._process = subprocess.Popen(
+            self.argv(self.port), stdout=self._log, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            deadline = time.monotonic() + self.start_timeout_s
+            while True:
+                if self._process.poll() is not None:
+                    raise RuntimeError(
+                        f"llama_cpp.server exited ({self._process.returncode}): {self.log_tail()}"
+                    )
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                        return self
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"llama_cpp.server did not listen within {self.start_timeout_s:.0f} s: {self.log_tail()}"
+                        ) from None
+                    time.sleep(0.2)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def run(self, prompts: list[str], new_tokens: int) -> dict[str, Any]:
+        """Send `prompts` at once (greedy, exactly `new_tokens` tokens each) from a client subprocess and
+        summarise what came back; a request the server dropped is listed under `errors`."""
+        job = {
+            "url": self.url,
+            "prompts": prompts,
+            "new_tokens": new_tokens,
+            "timeout_s": self.request_timeout_s,
+        }
+        client = subprocess.run(
+            [sys.executable, "-c", _LLAMA_CPP_CLIENT],
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
+            timeout=self.request_timeout_s * len(prompts) + 60,
+        )
+        if client.returncode != 0:
+            raise RuntimeError(f"the llama.cpp client failed: {client.stderr[-500:]}")
+        return _llama_cpp_summary(json.loads(client.stdout), new_tokens)
+
+    def log_tail(self, chars: int = 500) -> str:
+        if self._log is None:
+            return ""
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read()[-chars:]
+
+
+def _llama_cpp_unavailable(gguf: str | None) -> dict[str, Any] | None:
     if importlib.util.find_spec("llama_cpp") is None:
         return {
             "available": False,
@@ -334,67 +522,61 @@ def _llama_cpp_server(gguf: str | None, streams: int, new_tokens: int, threads: 
         }
     if gguf is None:
         return {"available": False, "reason": "the model is not a GGUF file"}
-    import socket
+    return None
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        gguf,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    cmd += ["--n_threads", str(threads), "--n_ctx", str(2048 * streams)]
-    # llama.cpp logs tens of KB while it loads: into a file, since an unread pipe fills and stalls the server
-    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in the finally below, after the server
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True)
+
+def _llama_cpp_server(
+    gguf: str | None,
+    prompts: list[str],
+    new_tokens: int,
+    threads: int,
+    command: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """llama.cpp's server on the same GGUF in a subprocess, the prompts sent as concurrent streams.
+    Never raises: a failure is reported under `error`."""
+    if command is None and (why := _llama_cpp_unavailable(gguf)):
+        return why
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                return {
-                    "available": False,
-                    "reason": f"llama_cpp.server exited: {_tail(log)}",
-                }
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    return {"available": False, "reason": "llama_cpp.server did not start within 120 s"}
-                time.sleep(0.5)
-        prompt = "Write a short story about the sea. " * 8
-        client = subprocess.run(
-            [sys.executable, "-c", _LLAMA_CPP_CLIENT, url, str(streams), str(new_tokens), prompt],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        if client.returncode != 0:
-            return {"available": True, "error": client.stderr[-500:]}
-        data = json.loads(client.stdout)
-        return {"available": True, "streams": streams} | _summarise(
-            data["runs"], data["wall"], concurrent=streams > 1
-        )
+        with LlamaCppServer(str(gguf), threads, command=command or LLAMA_CPP_SERVER) as server:
+            server.run(["Warm up."], 2)  # its first call sets up buffers; a prompt none of the others share
+            result = server.run(prompts, new_tokens)
+        return {
+            "available": True,
+            "server": "llama_cpp.server (llama-cpp-python)",
+            "threads": threads,
+        } | result
     except Exception as exc:  # a benchmark of someone else's server must never end ours
-        return {"available": True, "error": repr(exc)}
-    finally:
-        server.kill()
-        server.wait()
-        log.close()
+        return {"available": True, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def _tail(log: Any, chars: int = 500) -> str:
-    log.flush()
-    log.seek(0)
-    return log.read()[-chars:]
+def _llama_cpp_contention(
+    gguf: str | None,
+    prompt: str,
+    k: int,
+    new_tokens: int,
+    threads: int,
+    command: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """One stream's decode tokens/s on llama.cpp's server idle and beside `k` busy processes (the same
+    server process for both); `kept` = busy / idle. Never raises."""
+    if command is None and (why := _llama_cpp_unavailable(gguf)):
+        return why
+    try:
+        with LlamaCppServer(str(gguf), threads, command=command or LLAMA_CPP_SERVER) as server:
+            server.run(["Warm up."], 2)
+            idle = server.run([prompt], new_tokens)
+            with _busy_processes(k):
+                busy = server.run([prompt], new_tokens)
+    except Exception as exc:  # never fatal, as above
+        return {"available": True, "error": f"{type(exc).__name__}: {exc}"}
+    rate = {side: r.get("aggregate_decode_tok_s", 0.0) for side, r in (("idle", idle), ("busy", busy))}
+    return {
+        "available": True,
+        "threads": threads,
+        "idle": idle,
+        "busy": busy,
+        "kept": round(rate["busy"] / max(rate["idle"], 1e-9), 3),
+    }
 
 
 def run_serve_benchmark(
@@ -491,23 +673,36 @@ def _run(
             _progress("agent: " + json.dumps(report["agent"]))
         if llama_cpp and "llama_cpp" in sections:
             _progress("llama.cpp's server")
-            gguf = str(engine.source) if engine.source and str(engine.source).endswith(".gguf") else None
-            report["llama_cpp"] = _llama_cpp_server(gguf, 4, new_tokens, torch.get_num_threads())
+            # the prompts of the concurrency run's 4 streams, as text
+            rng = random.Random(seed + 4)
+            vocab, bos = engine.args.vocab_size, getattr(engine.tokenizer, "bos_id", None)
+            prompts = [_as_text(engine, _prompt(rng, prompt_tokens, vocab, bos)) for _ in range(4)]
+            report["llama_cpp"] = _llama_cpp_server(
+                _gguf_of(engine), prompts, new_tokens, torch.get_num_threads()
+            )
         else:
             report["llama_cpp"] = {"available": False, "reason": "--no-llama-cpp"}
     engine.serve().shutdown()
     del engine
     if contention_section and "contention" in sections:
-        report["contention_decode"] = _contention(model, quantization, contention, new_tokens, cap_s=20.0)
+        report["contention_decode"] = _contention(
+            model, quantization, contention, new_tokens, cap_s=20.0, llama_cpp=llama_cpp
+        )
         _progress("contention: " + json.dumps(report["contention_decode"]))
     four = next((r for r in report.get("concurrency", []) if r["streams"] == 4), None)
+    theirs = report["llama_cpp"].get("aggregate_tok_s")
     report["targets"] = {
         "decode_4_streams_vs_one_at_a_time": four["speedup"] if four else None,
+        # all tokens / wall time of the same 4 concurrent requests, ours batched against llama.cpp's server
+        "aggregate_4_streams_vs_llama_cpp": round(four["batched"]["aggregate_tok_s"] / theirs, 3)
+        if four and theirs
+        else None,
         "ttft_steps_2_5_with_vs_without_reuse": report.get("agent", {}).get("ttft_steps_2_5_ratio"),
         "contention_kept_c_step": report.get("contention_decode", {}).get("c_step", {}).get("kept_adaptive"),
         "contention_kept_pytorch": report.get("contention_decode", {})
         .get("pytorch", {})
         .get("kept_adaptive"),
+        "contention_kept_llama_cpp": report.get("contention_decode", {}).get("llama_cpp", {}).get("kept"),
     }
     report["load_avg_end"] = _load()
     return report
