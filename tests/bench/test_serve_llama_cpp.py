@@ -75,7 +75,7 @@ def test_the_server_is_told_to_queue_requests_not_to_cut_them_off():
     argv = LlamaCppServer("m.gguf", 2).argv(8123)
     assert argv[:3] == [sys.executable, "-m", "llama_cpp.server"]
     flags = dict(zip(argv[3::2], argv[4::2], strict=True))
-    assert flags["--interrupt_requests"] == "False"
+    assert flags["--interrupt_requests"] == "False" and flags["--logits_all"] == "False"
     assert flags["--model"] == "m.gguf" and flags["--port"] == "8123" and flags["--host"] == "127.0.0.1"
     assert flags["--n_threads"] == flags["--n_threads_batch"] == "2" and flags["--n_ctx"] == "2048"
 
