@@ -89,7 +89,16 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     ),
     # the MiniLM-embedding retrieval tests took the whole budget in the stats run: exact values, no embedder
     "hybrid_fusion": ("tools/memory/search.py", ["tests/memory/test_search_contract.py"]),
-    "agent_loop": ("agentic/agent.py", ["tests/agentic"]),
+    "agent_loop": (
+        "agentic/agent.py",
+        [
+            "tests/agentic",
+            # the MCP client hands its server sys.stderr, which mutmut's runner has closed ("I/O operation
+            # on closed file"): the stats run failed on it; the unentered-toolset test still runs
+            "--deselect",
+            "tests/agentic/test_tool_sources.py::test_mcp_toolset_and_langchain_tool",
+        ],
+    ),
 }
 
 STATUS = re.compile(r"^\s*(?P<name>\S+__mutmut_\d+): (?P<status>.+?)\s*$")
