@@ -188,3 +188,27 @@ def test_hybrid_search_scores_are_the_fusion_of_the_vector_and_keyword_ranks(tmp
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     # both zebra texts match both words, so they lead
     assert {hits[0].title, hits[1].title} == {"a", "c"}
+
+
+def test_many_equal_scores_keep_row_order() -> None:
+    # past numpy's insertion-sort threshold (16), only a stable sort keeps rows with equal scores in order
+    matrix = np.tile(np.array([[0.6, 0.8]], dtype=np.float32), (200, 1))
+    matrix[::7] = [0.8, 0.6]  # a second group, tied among themselves too
+    query = np.array([0.6, 0.8], dtype=np.float32)
+    got = [i for i, _ in top_k_cosine(matrix, query, 200)]
+    first = [i for i in range(200) if i % 7]
+    assert got == first + [i for i in range(200) if i % 7 == 0]
+    # with k below the row count, argpartition picks which tied rows come back and in what order: only the
+    # scores are promised
+    top30 = top_k_cosine(matrix, query, 30)
+    assert len(top30) == 30 and {i for i, _ in top30} <= set(first)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_k_gives_the_k_best_rows(seed: int) -> None:
+    matrix = _unit_rows(40, 6, seed=10 + seed)
+    query = _unit_rows(1, 6, seed=20 + seed)[0]
+    for k in range(1, 41):
+        assert [i for i, _ in top_k_cosine(matrix, query, k)] == [
+            i for i, _ in _brute_force(matrix, query, k)
+        ]
