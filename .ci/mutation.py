@@ -82,7 +82,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "tools/base.py",
         ["tests/tools/test_base.py", "tests/tools/test_base_contract.py", "tests/tools/test_decorator.py"],
     ),
-    "sandbox_plan": ("tools/sandbox.py", ["tests/code_interpreter/test_format_and_plan.py"]),
+    "sandbox_plan": (
+        "tools/sandbox.py",
+        ["tests/code_interpreter/test_format_and_plan.py", "tests/code_interpreter/test_plan_contract.py"],
+    ),
     "chunking": (
         "tools/memory/chunking.py",
         ["tests/memory/test_chunking.py", "tests/memory/test_chunk_windows.py"],
