@@ -221,3 +221,74 @@ def test_the_system_layout_binds_directories_and_recreates_symlinks(monkeypatch)
         ("symlink", "/lib"),
         ("bind", "/lib64"),
     ]
+
+
+@pytest.fixture
+def fixed_host(tools, monkeypatch):
+    """A host with one Python folder, /usr bound, /bin a symlink, one /etc file and a seccomp filter."""
+    monkeypatch.setattr(sandbox, "python_paths", lambda: ["/opt/py"])
+    monkeypatch.setattr(sandbox, "worker_source", lambda: "/src/interpreter_worker.py")
+    monkeypatch.setattr(sandbox, "_system_layout", lambda: [("bind", "/usr"), ("symlink", "/bin")])
+    monkeypatch.setattr(sandbox.os, "readlink", lambda path: "usr/bin")
+    monkeypatch.setattr(
+        sandbox,
+        "_etc_paths",
+        lambda network: ["/etc/ld.so.cache"] + (["/etc/resolv.conf"] if network else []),
+    )
+    monkeypatch.setattr(sandbox, "seccomp_program", lambda: b"filter")
+
+
+INNER = [
+    "/usr/bin/bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+    "--hostname", "sandbox",
+]  # fmt: skip
+
+
+def _inner_rest(network: bool) -> list[str]:
+    etc = ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    if network:
+        etc += ["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
+    return [
+        *(["--share-net"] if network else []),
+        "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", *etc,
+        "--perms", "1777", "--size", "77", "--tmpfs", "/tmp",
+        "--ro-bind", "/opt/py", "/opt/py",
+        "--ro-bind", "/src/interpreter_worker.py", "/opt/llamasys/interpreter_worker.py",
+        "--proc", "/proc", "--dev", "/dev",
+        "--perms", "1777", "--size", "77", "--tmpfs", "/dev/shm",
+        "--perms", "0700", "--size", "99", "--tmpfs", "/workspace",
+        "--remount-ro", "/", "--seccomp", "{seccomp-fd}",
+        "--chdir", "/workspace", "--uid", "5", "--gid", "5", "--clearenv",
+    ]  # fmt: skip
+
+
+def test_the_bwrap_command_line_for_a_user(fixed_host, monkeypatch) -> None:
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    limits = SandboxLimits(tmp_bytes=77, workdir_bytes=99)
+    argv = sandbox._bwrap_command(["python", "w.py"], limits, network=False, uid=5, env={"K": "v"})
+    assert argv == [
+        "/usr/bin/setpriv", "--pdeathsig=KILL", "--", *INNER, *_inner_rest(False),
+        "--setenv", "K", "v", "--", "python", "w.py",
+    ]  # fmt: skip
+
+
+def test_the_bwrap_command_line_for_root_drops_to_the_sandbox_uid(fixed_host, monkeypatch) -> None:
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
+    limits = SandboxLimits(tmp_bytes=77, workdir_bytes=99)
+    argv = sandbox._bwrap_command(["python"], limits, network=True, uid=5, env={})
+    outer = ["/usr/bin/bwrap", "--dev-bind", "/", "/", "--unshare-pid", "--die-with-parent", "--"]
+    drop = ["/usr/bin/setpriv", "--reuid=5", "--regid=5", "--clear-groups", "--inh-caps=-all"]
+    drop += ["--bounding-set=-all", "--no-new-privs", "--"]
+    assert argv == [*outer, *drop, *INNER, *_inner_rest(True), "--", "python"]
+
+
+def test_without_a_seccomp_filter_bwrap_gets_no_seccomp_argument(fixed_host, monkeypatch) -> None:
+    monkeypatch.setattr(sandbox, "seccomp_program", lambda: None)
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    argv = sandbox._bwrap_command(["python"], SandboxLimits(), network=False, uid=5, env={})
+    assert "--seccomp" not in argv and "{seccomp-fd}" not in argv
+
+
+def test_the_plan_describes_itself_as_a_shell_line() -> None:
+    plan = sandbox.LaunchPlan("bwrap", ["a b", "c"], {}, WORKDIR, CAPTURE_DIR)
+    assert plan.describe() == "'a b' c"
