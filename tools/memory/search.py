@@ -18,10 +18,12 @@ import numpy as np
 
 RRF_K = 60
 
-# Words so common that matching them says nothing; dropping them keeps FTS from scoring every row.
+# Words so common that matching them says nothing; dropping them keeps FTS from scoring every row. The
+# last line holds what an apostrophe leaves of a contraction ("what's" -> "what", "s"; "don't" -> "don", "t").
 _STOPWORD_TEXT = """a an and are as at be been but by can could did do does for from had has have how i if in into is it
     its me my no not of on or our so than that the their them then there these they this to was we were what
-    when where which who whom why will with would you your"""
+    when where which who whom why will with would you your
+    d ll m re s t ve don doesn didn isn wasn aren"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 _TERM = re.compile(r"[^\W_]+", re.UNICODE)
