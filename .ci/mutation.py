@@ -92,6 +92,14 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     ),
     # the MiniLM-embedding retrieval tests took the whole budget in the stats run: exact values, no embedder
     "hybrid_fusion": ("tools/memory/search.py", ["tests/memory/test_search_contract.py"]),
+    "agent_turn": (  # the turn loop itself (inference, tool calls, shields, steps), beside the SDK layer
+        "agentic/turn.py",
+        [
+            "tests/agentic",
+            "--deselect",
+            "tests/agentic/test_tool_sources.py::test_mcp_toolset_and_langchain_tool",
+        ],
+    ),
     "agent_loop": (
         "agentic/agent.py",
         [
