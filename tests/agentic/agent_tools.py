@@ -1,8 +1,22 @@
 """Small tools the agent tests call."""
 
 import asyncio
+from typing import Any
 
+from llamasys.core_model.messages import ToolCall, ToolDefinition
 from llamasys.tools import tool
+
+LOCATION = ToolDefinition(
+    name="get_location",
+    description="Where the user is (runs on the user's device).",
+    parameters={"type": "object", "properties": {}},
+)
+"""A client-side tool: the agent pauses for the caller to run it."""
+
+
+def call(tool_name: str, call_id: str, /, **arguments: Any) -> ToolCall:
+    """A scripted tool call (positional-only names, so `name=` can be one of the arguments)."""
+    return ToolCall(call_id=call_id, tool_name=tool_name, arguments=arguments)
 
 
 @tool

@@ -6,15 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from llamasys.agentic import ScriptedBackend
-from llamasys.core_model.messages import ToolCall, ToolDefinition
-from llamasys.tools.base import Tool
+from agent_tools import LOCATION, call
 
-LOCATION = ToolDefinition(
-    name="get_location",
-    description="Where the user is (runs on the user's device).",
-    parameters={"type": "object", "properties": {}},
-)
+from llamasys.agentic import ScriptedBackend
+from llamasys.tools.base import Tool
 
 
 class Notebook(Tool):
@@ -37,10 +32,6 @@ class Notebook(Tool):
         self.closed.append(str(self.session_id))
 
 
-def _call(name: str, call_id: str, **arguments: Any) -> ToolCall:
-    return ToolCall(call_id=call_id, tool_name=name, arguments=arguments)
-
-
 def test_a_session_object_sends_its_message(make_agent) -> None:
     backend = ScriptedBackend(["Hello to you."])
     agent = make_agent(backend)
@@ -61,7 +52,7 @@ async def test_session_turn_streams_the_given_message(make_agent) -> None:
 
 
 def test_a_session_object_resumes_its_paused_turn(make_agent) -> None:
-    backend = ScriptedBackend([_call("get_location", "loc"), "You are in Paris."])
+    backend = ScriptedBackend([call("get_location", "loc"), "You are in Paris."])
     agent = make_agent(backend, client_tools=[LOCATION])
     session = agent.create_session()
     paused = session.run("Where am I?")
@@ -72,7 +63,7 @@ def test_a_session_object_resumes_its_paused_turn(make_agent) -> None:
 
 def test_delete_session_closes_that_sessions_tool_instances_only(make_agent) -> None:
     template = Notebook()
-    backend = ScriptedBackend([_call("notebook", "n1"), "Noted.", _call("notebook", "n2"), "Noted again."])
+    backend = ScriptedBackend([call("notebook", "n1"), "Noted.", call("notebook", "n2"), "Noted again."])
     agent = make_agent(backend, tools=[template])
     first = agent.run("Use the notebook.")
     second = agent.run("Use it again, elsewhere.")
@@ -112,7 +103,7 @@ def test_a_resumed_turn_holds_its_session_under_its_own_turn_id(make_agent) -> N
             seen.append(info.running_turn_id)
             return "probed"
 
-    backend = ScriptedBackend([_call("get_location", "loc"), _call("probe", "p"), "Done."])
+    backend = ScriptedBackend([call("get_location", "loc"), call("probe", "p"), "Done."])
     agent = make_agent(backend, tools=[Probe()], client_tools=[LOCATION])
     paused = agent.run("Where am I?")
     session_id = paused.session_id
@@ -122,7 +113,7 @@ def test_a_resumed_turn_holds_its_session_under_its_own_turn_id(make_agent) -> N
 
 
 def test_a_session_object_passes_approvals_on(make_agent) -> None:
-    backend = ScriptedBackend([_call("notebook", "n1"), "Used it."])
+    backend = ScriptedBackend([call("notebook", "n1"), "Used it."])
     agent = make_agent(backend, tools=[Notebook()], require_approval=["notebook"])
     session = agent.create_session()
     paused = session.run("Use the notebook, with my approval.")

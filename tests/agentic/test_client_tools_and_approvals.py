@@ -2,20 +2,10 @@
 and the paused state lives in the store (a resume that does not match it is refused)."""
 
 import pytest
-from agent_tools import get_weather, multiply
+from agent_tools import LOCATION, call, get_weather, multiply
 
 from llamasys.agentic import ResumeError, ScriptedBackend
-from llamasys.core_model.messages import ToolCall, ToolDefinition, ToolResponseMessage
-
-LOCATION = ToolDefinition(
-    name="get_location",
-    description="Where the user is (runs on the user's device).",
-    parameters={"type": "object", "properties": {}},
-)
-
-
-def call(name, call_id, **arguments):
-    return ToolCall(call_id=call_id, tool_name=name, arguments=arguments)
+from llamasys.core_model.messages import ToolResponseMessage
 
 
 def test_client_tool_pauses_and_resume_continues_the_same_turn(make_agent):

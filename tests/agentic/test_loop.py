@@ -3,21 +3,16 @@
 import json
 
 import pytest
-from agent_tools import explode, get_weather, multiply, slow
+from agent_tools import call, explode, get_weather, multiply, slow
 
 from llamasys.agentic import EVENT_ADAPTER, Planned, ScriptedBackend
 from llamasys.core_model.messages import (
     AssistantMessage,
     StopReason,
     SystemMessage,
-    ToolCall,
     ToolResponseMessage,
     UserMessage,
 )
-
-
-def call(name, call_id, **arguments):
-    return ToolCall(call_id=call_id, tool_name=name, arguments=arguments)
 
 
 def test_tool_round_trip_feeds_the_model_exactly(make_agent):

@@ -7,23 +7,15 @@ from __future__ import annotations
 
 import asyncio
 
+from agent_tools import LOCATION, call
+
 from llamasys.agentic import ScriptedBackend
 from llamasys.agentic.stream_events import TurnStart
 from llamasys.agentic.turn import DENIED_NOTICE
-from llamasys.core_model.messages import ToolCall, ToolDefinition, ToolResponseMessage, UserMessage
+from llamasys.core_model.messages import ToolResponseMessage, UserMessage
 from llamasys.safety import Shield, ShieldVerdict
 from llamasys.tools import tool
 from llamasys.tools.base import Attachment, ToolResult
-
-LOCATION = ToolDefinition(
-    name="get_location",
-    description="Where the user is (runs on the user's device).",
-    parameters={"type": "object", "properties": {}},
-)
-
-
-def call(tool_name, call_id, **arguments):
-    return ToolCall(call_id=call_id, tool_name=tool_name, arguments=arguments)
 
 
 @tool

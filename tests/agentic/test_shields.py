@@ -3,10 +3,10 @@
 import logging
 
 import pytest
-from agent_tools import get_weather
+from agent_tools import call, get_weather
 
 from llamasys.agentic import ScriptedBackend
-from llamasys.core_model.messages import AssistantMessage, ToolCall, ToolResponseMessage, UserMessage
+from llamasys.core_model.messages import AssistantMessage, ToolResponseMessage, UserMessage
 from llamasys.safety import CodeShield, Shield, ShieldVerdict
 from llamasys.tools import tool
 
@@ -51,10 +51,6 @@ def code_interpreter(code: str) -> str:
         code: Python code.
     """
     return "ran"
-
-
-def call(name, call_id, **arguments):
-    return ToolCall(call_id=call_id, tool_name=name, arguments=arguments)
 
 
 def test_blocked_input_ends_the_turn_with_the_refusal_and_never_reaches_the_model(make_agent):
