@@ -69,6 +69,13 @@ def tools_command(
     if out is not None:
         full = dict(result, bfcl_items=[i.model_dump() for i in report.items])
         out.write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
+    if report.truncated:
+        typer.echo(
+            f"warning: {report.truncated} of {len(report.items)} replies were cut at --max-new-tokens "
+            f"{max_new_tokens} and score as what they decoded to (a call cut mid-way counts as no call); "
+            "raise --max-new-tokens until no reply is cut",
+            err=True,
+        )
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

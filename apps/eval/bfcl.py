@@ -23,7 +23,10 @@ tool-selection accuracy (the called names equal the expected ones as a multiset;
 irrelevance), and the schema-valid call rate (calls naming an offered function whose arguments validate
 against its JSON Schema, over all calls). Overall: the call rate on items that need a call, and the
 balanced score (harmonic mean of simple_python and irrelevance accuracy), because irrelevance alone
-rewards a model that never calls.
+rewards a model that never calls. `truncated` counts the replies cut at `max_new_tokens` (stop reason
+`out_of_tokens`): such a reply scores as what it decoded to, usually a call cut mid-way that decodes to
+no call, so a run with truncated replies understates accuracy and the call rate; raise
+`max_new_tokens` until it is 0 (parallel items need several calls in one reply).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from llamasys.apps.eval.checker import check_item, check_relevance
 from llamasys.core_model.messages import (
     AssistantMessage,
     Message,
+    StopReason,
     SystemMessage,
     ToolDefinition,
     UserMessage,
@@ -88,6 +92,8 @@ class ItemResult(BaseModel):
     called: bool
     selection_ok: bool
     schema_valid_calls: int
+    # The reply was cut at max_new_tokens (stop reason out_of_tokens): it scores as what it decoded to.
+    truncated: bool = False
     text: str = ""
 
 
@@ -98,6 +104,7 @@ class CategoryScore(BaseModel):
     selection_accuracy: float
     schema_valid_call_rate: float | None
     errors: dict[str, int]
+    truncated: int = 0
 
 
 class BfclReport(BaseModel):
@@ -107,6 +114,7 @@ class BfclReport(BaseModel):
     selection_accuracy: float
     balanced: float | None
     items: list[ItemResult]
+    truncated: int = 0
 
 
 class ToolModel(Protocol):
@@ -197,7 +205,9 @@ class OpenAIToolModel:
             temperature=0.0,
             max_tokens=self.max_new_tokens,
         )
-        message = response.choices[0].message
+        choice = response.choices[0]
+        message = choice.message
+        stop = StopReason.out_of_tokens if choice.finish_reason == "length" else StopReason.end_of_turn
         calls, errors = [], []
         for call in message.tool_calls or []:
             try:
@@ -210,9 +220,12 @@ class OpenAIToolModel:
         if not calls and not errors and "<tool_call>" in content:
             decoded = parse_tagged_json_completion(content)
             return AssistantMessage(
-                content=decoded.content, tool_calls=decoded.tool_calls, parse_errors=decoded.errors
+                content=decoded.content,
+                tool_calls=decoded.tool_calls,
+                parse_errors=decoded.errors,
+                stop_reason=stop,
             )
-        return AssistantMessage(content=content, tool_calls=calls, parse_errors=errors)
+        return AssistantMessage(content=content, tool_calls=calls, parse_errors=errors, stop_reason=stop)
 
     def complete(
         self, dialogs: Sequence[tuple[list[Message], list[ToolDefinition]]]
@@ -344,6 +357,7 @@ def score_item(item: BfclItem, reply: AssistantMessage) -> ItemResult:
         called=bool(calls),
         selection_ok=Counter(c.tool_name for c in reply.tool_calls) == Counter(expected_names),
         schema_valid_calls=schema_ok,
+        truncated=reply.stop_reason == StopReason.out_of_tokens,
         text=reply.content[:500],
     )
 
@@ -364,6 +378,7 @@ def summarize(results: Sequence[ItemResult]) -> BfclReport:
             selection_accuracy=round(sum(r.selection_ok for r in rs) / len(rs), 4),
             schema_valid_call_rate=_rate(sum(r.schema_valid_calls for r in rs), n_calls),
             errors=dict(Counter(r.error for r in rs if r.error)),
+            truncated=sum(r.truncated for r in rs),
         )
     positive = [r for r in results if r.category != "irrelevance"]
     simple, irrelevance = categories.get("simple_python"), categories.get("irrelevance")
@@ -380,6 +395,7 @@ def summarize(results: Sequence[ItemResult]) -> BfclReport:
         selection_accuracy=round(sum(r.selection_ok for r in results) / len(results), 4) if results else 0.0,
         balanced=balanced,
         items=list(results),
+        truncated=sum(r.truncated for r in results),
     )
 
 

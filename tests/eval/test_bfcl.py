@@ -144,3 +144,50 @@ def test_every_bfcl_function_converts_to_a_valid_schema_keeping_every_parameter(
             jsonschema.Draft202012Validator.check_schema(tool.parameters)
             names = set((function.get("parameters") or {}).get("properties", {}))
             assert set(tool.parameters.get("properties", {})) == names, item.id
+
+
+def test_a_reply_cut_at_max_new_tokens_is_counted_as_truncated(items):
+    """A parallel reply cut mid-call decodes to no call: the report says how many were cut, per category."""
+    from llamasys.core_model.messages import StopReason
+
+    simple = next(i for i in items if i.id == "simple_python_0")
+    cut = AssistantMessage(
+        content='<tool_call>\n{"name": "calculate_triangle_area", "arguments": {"base": 1',
+        stop_reason=StopReason.out_of_tokens,
+    )
+    whole = AssistantMessage(
+        tool_calls=[ToolCall(tool_name="calculate_triangle_area", arguments={"base": 10, "height": 5})]
+    )
+    results = [score_item(simple, cut), score_item(simple, whole)]
+    assert [r.truncated for r in results] == [True, False]
+    assert not results[0].called and not results[0].valid
+    report = summarize(results)
+    assert report.truncated == 1 and report.categories["simple_python"].truncated == 1
+
+
+def test_eval_cli_warns_when_replies_were_cut(tmp_path):
+    """`llamasys eval tools` on a tiny random checkpoint with a 2-token budget: JSON says how many replies
+    were cut and stderr says to raise --max-new-tokens."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from llamasys.apps.cli import app
+    from llamasys.core_model.testing import random_meta_state_dict, tiny_args, write_meta_checkpoint
+
+    try:
+        load_items(["simple_python"], limit=1)
+    except BfclError as exc:
+        require_in_ci(str(exc))
+    args = tiny_args()
+    folder = write_meta_checkpoint(tmp_path / "m", args, random_meta_state_dict(args, seed=0))
+    result = CliRunner().invoke(
+        app,
+        ["eval", "tools", "--model", str(folder), "--categories", "simple_python", "--limit", "2",
+         "--max-new-tokens", "2", "--no-agent-tasks", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output + result.stderr
+    report = json.loads(result.stdout)["bfcl"]
+    assert report["truncated"] == 2 and report["categories"]["simple_python"]["truncated"] == 2
+    assert "2 of 2 replies were cut at --max-new-tokens 2" in result.stderr
+    assert "raise --max-new-tokens" in result.stderr
