@@ -443,6 +443,21 @@ NEAR_MISSES: dict[str, list[tuple[str, str | None]]] = {
             "Which season has the longest days in the northern hemisphere?",
             "Summer: the longest day is around 21 June.",
         ),
+        ("What was the record low temperature ever measured in {city}?", None),
+        ("What will the weather be like in {city} next weekend?", None),
+        (
+            "What is the best way to dress for a cold, windy day?",
+            "Wear several thin layers under a windproof jacket, and cover your head and hands.",
+        ),
+        (
+            "What is the difference between weather and climate?",
+            "Weather is the state of the atmosphere over hours or days; climate is the average weather "
+            "over decades.",
+        ),
+        (
+            "What does the 'feels like' temperature in a forecast mean?",
+            "It is how warm or cold the air feels on the skin once wind and humidity are taken into account.",
+        ),
     ],
     "get_stock_price": [
         ("Who founded the New York Stock Exchange?", None),
@@ -451,31 +466,112 @@ NEAR_MISSES: dict[str, list[tuple[str, str | None]]] = {
             "It is the yearly dividend divided by the share price, as a percentage.",
         ),
         ("Open a brokerage account for me.", None),
+        ("What was the highest price of ACME stock over the last 52 weeks?", None),
+        ("Buy {n} shares of ORBT for me.", None),
+        (
+            "What does a P/E ratio tell me?",
+            "The price-to-earnings ratio is the share price divided by earnings per share: what investors "
+            "pay for each unit of yearly profit.",
+        ),
+        (
+            "What is the best way for a beginner to start investing in stocks?",
+            "Many beginners start with low-cost, diversified index funds and invest regularly for the long "
+            "term.",
+        ),
+        (
+            "What is the difference between a stock and a bond?",
+            "A stock is a share of ownership in a company; a bond is a loan to a company or government "
+            "that pays interest.",
+        ),
     ],
     "convert_currency": [
         ("Which country uses the yen?", "Japan uses the yen."),
         ("Why did inflation rise in {city} last decade?", None),
         ("Print a 20 euro banknote design for me.", None),
+        ("What was the euro to dollar exchange rate on 1 March 2015?", None),
+        ("What fee will my bank charge to exchange {n}0 dollars?", None),
+        ("Send {n}0 euros to {name} in another country.", None),
+        ("Which currency is used in Switzerland?", "Switzerland uses the Swiss franc (CHF)."),
+        (
+            "What is the cheapest way to pay for things when travelling abroad?",
+            "Usually a card without foreign transaction fees, paying in the local currency rather than "
+            "accepting conversion at the card terminal.",
+        ),
     ],
     "calculate_circle_area": [
         ("What is the volume of a sphere with radius {n}?", None),
         ("What is the surface area of a cube with side {n}?", None),
         ("Who first proved that pi is irrational?", "Johann Heinrich Lambert proved it in 1761."),
+        ("What is the circumference of a circle with radius {n}?", None),
+        ("What is the area of an ellipse with semi-axes {n} and 7?", None),
+        ("What is the formula for the area of a circle?", "The area is pi times the radius squared."),
+        ("What is pi to five decimal places?", "Pi is 3.14159 to five decimal places."),
+        (
+            "What is the best way to measure the radius of a round table?",
+            "Measure the diameter across the widest point, through the centre, and divide it by two.",
+        ),
     ],
     "calculate_rectangle_perimeter": [
         ("What is the circumference of the Earth?", "About 40,075 km around the equator."),
         ("Find the area of a hexagon with side {n}.", None),
         ("How many sides does a pentagon have?", "A pentagon has five sides."),
+        ("What is the area of a rectangle with length {n} and width 8?", None),
+        ("How long is the diagonal of a rectangle with sides {n} and 5?", None),
+        (
+            "What is the difference between a square and a rectangle?",
+            "A square is a rectangle whose four sides are all equal; a rectangle only needs four right "
+            "angles.",
+        ),
+        (
+            "What is the sum of the interior angles of a rectangle?",
+            "360 degrees: four right angles of 90 degrees each.",
+        ),
+        (
+            "What is the best way to measure the perimeter of a room?",
+            "Measure the length and the width along the walls with a tape measure, add them and double the "
+            "sum.",
+        ),
     ],
     "compound_interest": [
         ("Who sets the interest rate of the European Central Bank?", "Its Governing Council sets it."),
         ("Is now a good time to buy a house in {city}?", None),
         ("Calculate my income tax for a salary of {n}000.", None),
+        ("What is the simple interest on {n}00 dollars at 4 percent for 3 years?", None),
+        (
+            "How much will I have after 10 years if I invest {n}00 dollars and add 100 dollars every month "
+            "at 5 percent?",
+            None,
+        ),
+        ("What yearly interest rate do I need for {n}00 dollars to double in 8 years?", None),
+        (
+            "Roughly how long does money take to double at 6 percent interest?",
+            "About 12 years, by the rule of 72: divide 72 by the rate in percent.",
+        ),
+        (
+            "What is the difference between APR and APY?",
+            "APR is the yearly rate without compounding; APY includes the effect of compounding over the "
+            "year.",
+        ),
     ],
     "calculate_bmi": [
         ("How many calories are in a banana?", None),
         ("What is a healthy resting heart rate?", "For adults, roughly 60 to 100 beats per minute."),
         ("Recommend a diet plan to lose weight.", None),
+        ("What is my body fat percentage if I weigh {n} kg?", None),
+        ("What BMI-for-age percentile is a 9-year-old girl who weighs 30 kg and is 1.3 m tall?", None),
+        (
+            "What is a healthy BMI range for adults?",
+            "For adults, a BMI from 18.5 to 24.9 is considered the healthy range.",
+        ),
+        (
+            "What is the best way to measure my waist circumference?",
+            "Measure around your bare waist just above the hip bones after breathing out, with the tape "
+            "snug but not tight.",
+        ),
+        (
+            "Is BMI a good measure for athletes?",
+            "Not always: BMI does not tell muscle from fat, so a muscular, lean person can have a high BMI.",
+        ),
     ],
     "factorial": [
         ("Is {n} a prime number?", None),
@@ -484,51 +580,173 @@ NEAR_MISSES: dict[str, list[tuple[str, str | None]]] = {
             "Who invented the exclamation mark notation for factorials?",
             "Christian Kramp introduced n! in 1808.",
         ),
+        ("What is the double factorial of {n}?", None),
+        ("What is the {n}th Fibonacci number?", None),
+        (
+            "What is the gamma function?",
+            "It extends the factorial to real and complex numbers: Gamma(n) equals (n - 1)! for positive "
+            "integers.",
+        ),
+        (
+            "What is the factorial of 2.5?",
+            "Factorials are defined for whole numbers; extended by the gamma function, 2.5! = Gamma(3.5), "
+            "about 3.32.",
+        ),
+        (
+            "What is the best way to approximate the factorial of a very large number?",
+            "Use Stirling's approximation: n! is about the square root of 2 pi n, times (n/e) to the power "
+            "n.",
+        ),
     ],
     "greatest_common_divisor": [
         ("What is the square root of {n}?", None),
         ("Solve the equation 2x + 3 = {n}.", None),
         ("What is a prime number?", "A whole number above 1 whose only divisors are 1 and itself."),
+        ("List all the divisors of {n}.", None),
+        ("What is the prime factorization of {n}?", None),
+        (
+            "What does it mean for two numbers to be coprime?",
+            "Two integers are coprime when their greatest common divisor is 1.",
+        ),
+        (
+            "What is the best way to find the greatest common divisor by hand?",
+            "Use Euclid's algorithm: replace the larger number by its remainder when divided by the "
+            "smaller, until the remainder is 0; the last non-zero remainder is the GCD.",
+        ),
+        ("Is 1 a prime number?", "No: a prime has exactly two distinct divisors, and 1 has only one."),
     ],
     "average": [
         ("What is the standard deviation of 4, 8, 15 and {n}?", None),
         ("Sort these numbers from largest to smallest: 7, {n}, 3.", None),
         ("What does median mean?", "The middle value of a sorted list of numbers."),
+        ("What is the weighted average of 80 with weight 2 and {n} with weight 3?", None),
+        ("What is the geometric mean of 4 and {n}?", None),
+        ("Calculate the moving average of my daily step counts over the last week.", None),
+        ("What is the mode of 3, 5, 5, {n} and 9?", "The mode is 5, the value that appears most often."),
+        (
+            "When is the median a better summary than the average?",
+            "When the data are skewed or have outliers, such as incomes, because extreme values pull the "
+            "average but not the median.",
+        ),
     ],
     "get_distance": [
         ("How far is the Moon from the Earth?", "About 384,400 km on average."),
         ("Which train goes from {city} to the airport?", None),
         ("How high is Mount Everest?", "Mount Everest is 8,849 metres high."),
+        ("How many hours does it take to drive from Madrid to Lisbon?", None),
+        ("What is the walking distance from the main station in {city} to the old town?", None),
+        ("How much will the tolls cost on the drive from Paris to Lyon?", None),
+        ("What is the straight-line distance from Paris to Berlin?", "About 880 km as the crow flies."),
+        (
+            "What is the best way to stay alert on a long drive?",
+            "Sleep well beforehand, take a break of about 15 minutes every two hours and share the driving "
+            "if you can.",
+        ),
     ],
     "search_flights": [
         ("What is the busiest airport in the world?", None),
         ("Cancel my flight booking to {city}.", None),
         ("Who made the first powered airplane flight?", "The Wright brothers, in 1903."),
+        ("What is the baggage allowance on an economy flight to {city}?", None),
+        ("Check me in for my flight to {city} tomorrow.", None),
+        ("Is my flight to {city} on time today?", None),
+        (
+            "What is the best time to book a flight to get a low fare?",
+            "Booking several weeks to a few months ahead, with flexible dates, usually gives lower fares.",
+        ),
+        (
+            "How long is a nonstop flight from London to New York?",
+            "About 7 to 8 hours; the westbound flight is usually the longer one.",
+        ),
     ],
     "book_hotel": [
         ("Rent a car for me in {city} next week.", None),
         ("What are the must-see museums in {city}?", None),
         ("What is the tallest hotel in the world?", None),
+        ("Cancel my hotel reservation in {city}.", None),
+        ("What is the average price of a hotel night in {city}?", None),
+        ("Book a hotel room in {city} by the hour for an afternoon rest.", None),
+        (
+            "What time is check-out usually at a hotel?",
+            "Check-out is usually in the late morning, often between 10 and 12 o'clock.",
+        ),
+        (
+            "What is the difference between a hostel and a hotel?",
+            "A hostel offers cheap, often shared rooms and common areas; a hotel offers private rooms and "
+            "more services.",
+        ),
     ],
     "find_restaurants": [
         ("How do I make a sourdough starter?", None),
         ("Who is the most famous chef in {city}?", None),
         ("What is the main ingredient of guacamole?", "Avocado is the main ingredient of guacamole."),
+        ("Book a table for four at a restaurant in {city} tonight.", None),
+        ("What are the opening hours of the {city} Bistro?", None),
+        ("Find restaurants in {city} that are open after midnight.", None),
+        (
+            "How much should I tip at a restaurant in the United States?",
+            "Around 15 to 20 percent of the bill is customary in the United States.",
+        ),
+        (
+            "What is the difference between sushi and sashimi?",
+            "Sushi is vinegared rice with toppings such as fish; sashimi is sliced raw fish served without "
+            "rice.",
+        ),
     ],
     "translate_text": [
         ("How many people speak Spanish worldwide?", None),
         ("What is the oldest written language?", None),
         ("Correct the grammar of my essay about {city}.", None),
+        ("Transcribe the voicemail {name} left me into text.", None),
+        ("Translate the menu in this photo into English.", None),
+        (
+            "Which language is this sentence in: 'obrigado pela ajuda'?",
+            "It is Portuguese, and it means 'thank you for the help'.",
+        ),
+        (
+            "What is the best way to learn a new language quickly?",
+            "Practise a little every day, mixing vocabulary review with listening to and speaking with "
+            "native speakers.",
+        ),
+        ("How many official languages does Switzerland have?", "Four: German, French, Italian and Romansh."),
     ],
     "send_email": [
         ("Call {name} on the phone.", None),
         ("What is my email password?", None),
         ("Who invented email?", "Ray Tomlinson sent the first networked email in 1971."),
+        ("Read me my latest unread emails.", None),
+        ("Send an email to {name} with the report attached as a PDF.", None),
+        (
+            "What does BCC mean in an email?",
+            "Blind carbon copy: those recipients get the message, but the others cannot see their addresses.",
+        ),
+        (
+            "What is the best way to write a clear email subject line?",
+            "Keep it short and specific, naming the topic or the action needed, such as 'Budget review: "
+            "approve by Friday'.",
+        ),
+        (
+            "What is a polite way to follow up on an unanswered email?",
+            "Wait a few working days, then reply in the same thread with a short, friendly reminder of "
+            "what you need and by when.",
+        ),
     ],
     "create_calendar_event": [
         ("What day of the week was 1 January 2000?", "1 January 2000 was a Saturday."),
         ("When is the next public holiday in {city}?", None),
         ("How many days does February have in a leap year?", "February has 29 days in a leap year."),
+        ("What meetings do I have on Friday?", None),
+        ("Invite {name} to my team sync on Thursday.", None),
+        ("How many weeks are in a year?", "A year has 52 weeks plus one day, or two in a leap year."),
+        (
+            "What is the best way to run a short, effective meeting?",
+            "Share an agenda beforehand, keep to a fixed time, and end with clear decisions and who does "
+            "what.",
+        ),
+        (
+            "What is the ISO 8601 date format?",
+            "It writes dates as year-month-day, for example 2026-03-14, with the largest unit first.",
+        ),
     ],
     "get_recipe": [
         ("How many calories does an hour of cycling burn?", None),
@@ -537,71 +755,241 @@ NEAR_MISSES: dict[str, list[tuple[str, str | None]]] = {
             "At what temperature does water boil at sea level?",
             "Water boils at 100 degrees Celsius at sea level.",
         ),
+        ("How many calories are in a slice of banana bread?", None),
+        ("Find a recipe for beef stew that is gluten-free and low in salt.", None),
+        ("Make me a weekly meal plan for a family of four.", None),
+        (
+            "What can I use instead of eggs in baking?",
+            "Mashed banana, apple sauce, or ground flaxseed mixed with water can replace eggs in many "
+            "baked goods.",
+        ),
+        ("How long should I boil an egg for a soft yolk?", "About six minutes in boiling water."),
     ],
     "convert_length": [
         ("Convert {n} kilograms to pounds.", None),
         ("How many seconds are in a day?", "A day has 86,400 seconds."),
         ("Convert {n} degrees Celsius to Fahrenheit.", None),
+        ("Convert {n} inches to centimetres.", None),
+        ("How many nautical miles is {n} km?", None),
+        ("Convert {n} square metres to square feet.", None),
+        (
+            "How is the metre defined?",
+            "Since 1983, as the distance light travels in a vacuum in 1/299,792,458 of a second.",
+        ),
+        ("What is a light-year?", "The distance light travels in one year, about 9.46 trillion kilometres."),
     ],
     "get_match_score": [
         ("Who won the first football World Cup?", "Uruguay won the first World Cup, in 1930."),
         ("Buy two tickets for the next match in {city}.", None),
         ("How many players are on a basketball team on court?", "Five players per team are on the court."),
+        ("Who scored the goals in the last Riverton Hawks match?", None),
+        ("When is the next Lakeside United match?", None),
+        ("What was the score of the Port Ellis FC match on 3 March 2024?", None),
+        ("How long is a football match?", "Two halves of 45 minutes each, plus stoppage time."),
+        (
+            "What does offside mean in football?",
+            "A player is offside if, when the ball is played to them, they are in the opponents' half and "
+            "nearer the goal line than both the ball and the second-last opponent.",
+        ),
     ],
     "get_population": [
         ("What is the area of {city} in square kilometres?", None),
         ("Who is the mayor of {city}?", None),
         ("Which is the most populous country?", None),
+        ("What is the population density of {city}?", None),
+        ("What is the median age of the people of {city}?", None),
+        ("How many births were registered in {city} last year?", None),
+        ("How many people live in France?", "France has about 68 million inhabitants."),
+        (
+            "What is the difference between a city's population and its metropolitan population?",
+            "The city population counts residents within the city limits; the metropolitan population also "
+            "includes the surrounding suburbs and towns.",
+        ),
     ],
     "get_local_time": [
         ("How many time zones does Russia have?", "Russia has eleven time zones."),
         ("What will the weather be in {city} tomorrow?", None),
         ("When does daylight saving time start in {city}?", None),
+        ("How many hours of daylight does {city} get today?", None),
+        ("What is the UTC offset of {city} in winter?", None),
+        ("What does UTC stand for?", "Coordinated Universal Time, the world's reference time standard."),
+        (
+            "What is the best way to get over jet lag?",
+            "Switch to the local schedule at once: get daylight in the morning, stay awake until the local "
+            "bedtime and drink enough water.",
+        ),
+        (
+            "What is the International Date Line?",
+            "A line, mostly along the 180th meridian in the Pacific Ocean, where the calendar date changes "
+            "by one day.",
+        ),
     ],
     "get_news_headlines": [
         ("Who won the Nobel Prize in Literature in 1950?", "Bertrand Russell won it in 1950."),
         ("Write a news article about a new park in {city}.", None),
         ("What is the oldest newspaper still published?", None),
+        ("Show me the energy news from exactly one year ago.", None),
+        ("Subscribe me to a daily newspaper.", None),
+        ("Who owns the most read newspaper in {city}?", None),
+        (
+            "What is the difference between a news report and an opinion piece?",
+            "A news report states events and facts; an opinion piece argues the writer's own view on them.",
+        ),
+        (
+            "What is the best way to spot fake news?",
+            "Check the source, look for the same story in other reliable outlets, and be wary of emotional "
+            "headlines without evidence.",
+        ),
     ],
     "search_books": [
         ("Who wrote Pride and Prejudice?", "Jane Austen wrote Pride and Prejudice."),
         ("Summarize the plot of a novel set in {city}.", None),
         ("Renew my library loan.", None),
+        ("Reserve the book The Winter Garden for me at the library.", None),
+        ("Find books about storms published after 2015.", None),
+        (
+            "Who wrote One Hundred Years of Solitude?",
+            "Gabriel Garcia Marquez wrote it; it was published in 1967.",
+        ),
+        (
+            "What is an ISBN?",
+            "An International Standard Book Number: a unique code, usually 13 digits, for one edition of a "
+            "book.",
+        ),
+        (
+            "What is the best way to remember what I read?",
+            "Take short notes or write a summary as you go, and review the main ideas a few days later.",
+        ),
     ],
     "estimate_calories": [
         ("How much protein should an adult eat per day?", None),
         ("Create a workout plan for me for next month.", None),
         ("How many bones are in the adult human body?", "An adult has 206 bones."),
+        ("How many calories does an hour of yoga burn?", None),
+        ("What will my average heart rate be during a 30 minute run?", None),
+        (
+            "What is the best way to warm up before running?",
+            "Walk or jog gently for five to ten minutes, then do dynamic stretches such as leg swings and "
+            "lunges.",
+        ),
+        (
+            "What does a calorie measure?",
+            "Energy: a food calorie (kilocalorie) is the energy needed to heat 1 kg of water by 1 degree "
+            "Celsius.",
+        ),
+        ("About how many steps are in a kilometre of walking?", "About 1,300 steps for an average adult."),
     ],
     "monthly_loan_payment": [
         ("What is my credit score?", None),
         ("Should I refinance my mortgage?", None),
         ("What does APR stand for?", "APR stands for annual percentage rate."),
+        ("How much can I borrow if I can pay {n}0 dollars a month?", None),
+        ("What is the monthly payment on an interest-only loan of {n}000 at 4 percent?", None),
+        ("Show me the full amortization schedule of my loan, month by month.", None),
+        (
+            "What is the difference between a fixed and a variable rate loan?",
+            "A fixed rate stays the same for the agreed term; a variable rate follows a market reference "
+            "rate, so the payments can change.",
+        ),
+        (
+            "What is the best way to pay off a loan faster?",
+            "Make extra payments toward the principal where the loan allows it, for example by rounding up "
+            "each monthly payment.",
+        ),
     ],
     "apply_discount": [
         ("Which shop in {city} has the best prices?", None),
         ("Calculate the sales tax on a {n} dollar purchase in {city}.", None),
         ("Return the shoes I bought last week.", None),
+        ("What was the original price of a jacket that costs {n} dollars after a 25 percent discount?", None),
+        ("Find me a coupon code for my next online order.", None),
+        ("What is the price of a {n} euro item after a 10 euro coupon?", None),
+        (
+            "Is buy one, get one free better than 40 percent off?",
+            "If you want two items of the same price, buy one, get one free is like 50 percent off each, "
+            "so it is better; if you need only one, 40 percent off is better.",
+        ),
+        (
+            "What does markup mean in retail?",
+            "Markup is the amount added to the cost price to set the selling price, often given as a "
+            "percentage of the cost.",
+        ),
     ],
     "kinetic_energy": [
         ("What is the unit of force?", "The newton is the unit of force."),
         ("Calculate the potential energy of a {n} kg object 10 m above the ground.", None),
         ("What is the speed of light?", "About 299,792 km per second in a vacuum."),
+        ("What is the momentum of a {n} kg object moving at 3 m/s?", None),
+        ("What is the rotational kinetic energy of a wheel spinning at {n} revolutions per minute?", None),
+        (
+            "What happens to kinetic energy when the speed doubles?",
+            "It becomes four times as large, because kinetic energy grows with the square of the speed.",
+        ),
+        (
+            "What is the law of conservation of energy?",
+            "Energy cannot be created or destroyed, only converted from one form to another.",
+        ),
+        (
+            "Why does a car need a longer distance to stop at higher speed?",
+            "Its kinetic energy grows with the square of the speed, so the brakes must remove much more "
+            "energy.",
+        ),
     ],
     "set_reminder": [
         ("Wake me up by calling my phone at 6.", None),
         ("What time is sunrise in {city}?", None),
         ("Delete all my alarms.", None),
+        ("Show me all my upcoming reminders.", None),
+        ("Remind me to stretch every 45 minutes.", None),
+        ("Remind me to buy milk when I arrive at the supermarket.", None),
+        (
+            "What is the best way to build a daily habit?",
+            "Tie it to something you already do every day, start very small, and track it so you see your "
+            "streak.",
+        ),
+        (
+            "What is the Pomodoro technique?",
+            "A time-management method: work for 25 minutes, take a 5-minute break, and take a longer break "
+            "after four rounds.",
+        ),
     ],
     "get_air_quality": [
         ("What causes acid rain?", "Sulfur dioxide and nitrogen oxides that react with water in the air."),
         ("What is the pollen count in {city} next week?", None),
         ("Plant a tree in my name.", None),
+        ("What was the average air quality in {city} last year?", None),
+        ("What is the ozone concentration in {city} right now?", None),
+        (
+            "What AQI value is considered unhealthy?",
+            "On the US scale, values above 100 are unhealthy for sensitive groups and above 150 for "
+            "everyone.",
+        ),
+        (
+            "What is the best way to protect myself on a high-pollution day?",
+            "Limit time and exercise outdoors, keep windows closed, and wear a well-fitted N95 or FFP2 "
+            "mask if you go out.",
+        ),
+        (
+            "What is PM2.5?",
+            "Fine particles 2.5 micrometres across or smaller, small enough to reach deep into the lungs.",
+        ),
     ],
     "count_words": [
         ("Write a poem about {city}.", None),
         ("What is the longest word in English?", None),
         ("Translate this sentence into French: the cat sleeps.", None),
+        ("Count how many times the word 'the' appears in my document.", None),
+        ("Count the words in the web page at example.com/article.", None),
+        (
+            "How many characters are in 'good morning'?",
+            "'good morning' has 12 characters including the space, 11 without it.",
+        ),
+        ("How many syllables are in the word 'banana'?", "'Banana' has three syllables: ba-na-na."),
+        (
+            "What is the best way to cut a 300-word text down to 200 words?",
+            "Remove repetition and filler words, merge related sentences, and keep only the points that "
+            "support the main idea.",
+        ),
     ],
 }
 
