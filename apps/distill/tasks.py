@@ -977,7 +977,7 @@ NEAR_MISSES: dict[str, list[tuple[str, str | None]]] = {
     "count_words": [
         ("Write a poem about {city}.", None),
         ("What is the longest word in English?", None),
-        ("Translate this sentence into French: the cat sleeps.", None),
+        ("Correct the spelling in this sentence: teh cat slepes on the mat.", "The cat sleeps on the mat."),
         ("Count how many times the word 'the' appears in my document.", None),
         ("Count the words in the web page at example.com/article.", None),
         (
