@@ -44,6 +44,9 @@ def generate_command(
     teacher_url: Annotated[
         str | None, typer.Option(help="teacher on an OpenAI-compatible server (--teacher names its model)")
     ] = None,
+    teacher_batch: Annotated[
+        int, typer.Option(min=1, help="teacher mode: items in flight at once, their requests sent together")
+    ] = 8,
 ) -> None:
     """Generate verified examples; writes examples.jsonl, tokens.jsonl and manifest.json."""
     from llamasys.apps.distill.generate import (
@@ -76,9 +79,11 @@ def generate_command(
         else:
             from llamasys.core_model import load_model
 
-            tool_model = EngineModel(load_model(teacher))
+            tool_model = EngineModel(load_model(teacher, max_batch_size=teacher_batch))
         examples, report = asyncio.run(
-            teacher_generate(config, tool_model, chat_format=chat_format, progress=True)
+            teacher_generate(
+                config, tool_model, chat_format=chat_format, batch_size=teacher_batch, progress=True
+            )
         )
     else:
         examples, report = asyncio.run(generate(config, chat_format=chat_format, progress=True))

@@ -26,6 +26,7 @@ will see.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -636,37 +637,47 @@ async def draw_verified(
     *,
     desc: str,
     progress: bool = False,
+    concurrency: int = 1,
 ) -> tuple[list[Example], GenerateReport]:
     """The loop `generate` and the teacher mode share: draw `config.count` items (kind, then a
     `random.Random(f"{seed}-{index}")` each), let `produce(builder, rng, kind, name)` make the example and
     return it with its own problems (or raise `_Drop`), add `verify_example`'s problems, keep what has none.
-    Dropped items are counted by their first problem in the report."""
+    Dropped items are counted by their first problem in the report. `concurrency` items are in flight at
+    once (the teacher batches their requests); the kept examples stay in index order either way."""
     from tqdm import tqdm
 
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     master = random.Random(config.seed)
     kinds = list(_kinds(master, config.mix, config.count))
-    dropped: Counter[str] = Counter()
-    examples: list[Example] = []
+    slots = asyncio.Semaphore(concurrency)
     with tempfile.TemporaryDirectory(prefix=f"llamasys-{desc}-") as tmp:
         tools = _Tools(Path(tmp), config.seed, config.interpreter_backend)
         builder = _Builder(config, tools)
-        try:
-            for index, kind in enumerate(tqdm(kinds, desc=desc, disable=not progress)):
+
+        async def one(index: int, kind: str, bar: Any) -> tuple[Example | None, str]:
+            async with slots:
                 digest = hashlib.sha256(f"{config.seed}-{index}".encode()).hexdigest()[:10]
                 rng = random.Random(f"{config.seed}-{index}")
                 try:
                     example, problems = await produce(builder, rng, kind, f"{kind}-{digest}")
                 except _Drop as exc:
-                    dropped[str(exc)] += 1
-                    continue
+                    return None, str(exc)
+                finally:
+                    bar.update(1)
                 problems = [*problems, *verify_example(example, chat_format)]
                 if problems:
-                    dropped[problems[0][:80]] += 1
                     log.debug("dropped %s: %s", example.id, problems)
-                    continue
-                examples.append(example)
+                    return None, problems[0][:80]
+                return example, ""
+
+        try:
+            with tqdm(total=len(kinds), desc=desc, disable=not progress) as bar:
+                outcomes = await asyncio.gather(*(one(i, k, bar) for i, k in enumerate(kinds)))
         finally:
             await tools.close()
+    examples = [e for e, _ in outcomes if e is not None]
+    dropped = Counter(reason for e, reason in outcomes if e is None)
     report = GenerateReport(
         seed=config.seed,
         requested=config.count,

@@ -13,11 +13,18 @@ teacher sees the results and answers again, up to `max_turns` replies. The examp
 passes `verify_example` (schemas, results, expected values in a result and in the final answer, the
 rendering round trip), and for catalogue kinds when its calls equal the reference calls (in any order);
 otherwise the reason is counted in the report. The same prompts, drawn from the same seed, as `generate`.
+
+`batch_size` items are in flight at once and their requests reach the teacher together: one
+`complete` call holds every request waiting at that moment (at most `batch_size`), and one call runs at a
+time (the engine decodes them as one batch; with the native engine, load it with `max_batch_size` at
+least `batch_size`). A batch's greedy replies can differ in the last bits from one-at-a-time replies, so a
+batched run is not byte-identical to an unbatched one; each is deterministic for its batch size.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 from collections import Counter
@@ -39,12 +46,41 @@ BUILTIN = {"code_interpreter", "web_search", "knowledge_search"}
 CATALOGUE_KINDS = {"custom", "parallel", "parallel_multiple"}
 
 
+class _Batcher:
+    """Gathers the in-flight items' requests into one `teacher.complete` call, one call at a time."""
+
+    def __init__(self, teacher: Any, size: int) -> None:
+        self.teacher = teacher
+        self.size = size
+        self.queue: asyncio.Queue[tuple[Any, asyncio.Future[Any]]] = asyncio.Queue()
+
+    async def complete(self, messages: list[Any], tools: list[Any]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self.queue.put(((messages, tools), future))
+        return await future
+
+    async def serve(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            await asyncio.sleep(0)  # let items that are ready to ask do so
+            while len(batch) < self.size and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            try:
+                replies = await asyncio.to_thread(self.teacher.complete, [d for d, _ in batch])
+            except Exception as exc:  # every waiting item fails with the teacher's error
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, future), reply in zip(batch, replies, strict=True):
+                future.set_result(reply)
+
+
 def _key(name: str, arguments: dict[str, Any]) -> str:
     return json.dumps([name, arguments], sort_keys=True)
 
 
 async def _answer(
-    builder: _Builder, teacher: Any, reference: Example, bank: tuple[str, str], max_turns: int
+    builder: _Builder, teacher: _Batcher, reference: Example, bank: tuple[str, str], max_turns: int
 ) -> Example:
     messages: list[Any] = list(reference.messages[:2])
     results = {m.call_id: m.content for m in reference.messages if isinstance(m, ToolResponseMessage)}
@@ -55,7 +91,7 @@ async def _answer(
         for c in m.tool_calls
     }
     for _ in range(max_turns):
-        (reply,) = await asyncio.to_thread(teacher.complete, [(messages, reference.tools)])
+        reply = await teacher.complete(list(messages), reference.tools)
         if reply.parse_errors:
             raise _Drop(f"the teacher's calls did not parse: {reply.parse_errors[0][:60]}")
         messages.append(AssistantMessage(content=reply.content, tool_calls=reply.tool_calls))
@@ -97,10 +133,17 @@ async def teacher_generate(
     *,
     chat_format: Any | None = None,
     max_turns: int = 4,
+    batch_size: int = 1,
     progress: bool = False,
 ) -> tuple[list[Example], GenerateReport]:
-    """Verified teacher-written examples for the items `generate(config)` would draw (module docstring)."""
+    """Verified teacher-written examples for the items `generate(config)` would draw (module docstring).
+
+    teacher: a `ToolModel` (`complete(dialogs) -> replies`); batch_size: items in flight at once, their
+    requests sent to it together. Raises ValueError for a batch_size below 1."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     avoid = set(config.avoid_prompts)
+    batcher = _Batcher(teacher, batch_size)
 
     async def produce(
         builder: _Builder, rng: random.Random, kind: str, name: str
@@ -108,7 +151,7 @@ async def teacher_generate(
         reference = await builder.build(rng, kind, name)
         if any(isinstance(m, UserMessage) and m.content in avoid for m in reference.messages):
             raise _Drop("a held-out prompt")
-        example = await _answer(builder, teacher, reference, _bank_of(reference), max_turns)
+        example = await _answer(builder, batcher, reference, _bank_of(reference), max_turns)
         if kind in CATALOGUE_KINDS:
             want = Counter(_key(c.tool_name, c.arguments) for m in reference.messages
                            if isinstance(m, AssistantMessage) for c in m.tool_calls)  # fmt: skip
@@ -118,4 +161,12 @@ async def teacher_generate(
                 return example, ["the teacher's calls differ from the reference calls"]
         return example, []
 
-    return await draw_verified(config, chat_format, produce, desc="teacher", progress=progress)
+    server = asyncio.create_task(batcher.serve())
+    try:
+        return await draw_verified(
+            config, chat_format, produce, desc="teacher", progress=progress, concurrency=batch_size
+        )
+    finally:
+        server.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server

@@ -156,6 +156,54 @@ def test_teacher_mode_keeps_verified_answers_only(generated, chat_format):
     assert sum(silent_report.dropped.values()) >= sum(1 for e in examples if e.kind not in NO_TOOL_KINDS)
 
 
+class _BatchRecorder(_Oracle):
+    """The oracle teacher, recording how many requests each `complete` call carried."""
+
+    def __init__(self, examples: list[Example]) -> None:
+        super().__init__(examples)
+        self.sizes: list[int] = []
+
+    def complete(self, dialogs):
+        self.sizes.append(len(dialogs))
+        return super().complete(dialogs)
+
+
+def test_teacher_mode_batches_in_flight_requests_and_keeps_the_order(generated, chat_format):
+    """`batch_size` items in flight: their requests reach the teacher together, never more than
+    batch_size per call, and the kept examples are the sequential run's, in the same order."""
+    from llamasys.apps.distill.teacher import teacher_generate
+
+    examples, _ = generated[0]
+    config = GenerateConfig(seed=11, count=COUNT, avoid_prompts=sorted(held_out_prompts()))
+    one, batched = _BatchRecorder(examples), _BatchRecorder(examples)
+    sequential, _ = asyncio.run(teacher_generate(config, one, chat_format=chat_format))
+    together, _ = asyncio.run(teacher_generate(config, batched, chat_format=chat_format, batch_size=4))
+    assert set(one.sizes) == {1} and max(batched.sizes) <= 4
+    assert sum(batched.sizes) == sum(one.sizes) and len(batched.sizes) < len(one.sizes)
+    assert [e.model_dump() for e in together] == [e.model_dump() for e in sequential]
+    # catalogue tools only (no subprocess to wait for): every item asks at once, batches are full
+    custom = GenerateConfig(seed=12, count=8, mix={"custom": 1.0})
+    reference, _ = asyncio.run(generate(custom, chat_format=chat_format))
+    recorder = _BatchRecorder(reference)
+    taught, _ = asyncio.run(teacher_generate(custom, recorder, chat_format=chat_format, batch_size=4))
+    assert recorder.sizes == [4, 4, 4, 4] and len(taught) == 8  # a call and a final answer per item
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        asyncio.run(teacher_generate(config, batched, chat_format=chat_format, batch_size=0))
+
+
+class _Broken:
+    def complete(self, dialogs):
+        raise ConnectionError("teacher server went away")
+
+
+def test_a_teacher_error_stops_the_run_with_that_error(chat_format):
+    from llamasys.apps.distill.teacher import teacher_generate
+
+    config = GenerateConfig(seed=11, count=6, mix={"custom": 1.0})
+    with pytest.raises(ConnectionError, match="teacher server went away"):
+        asyncio.run(teacher_generate(config, _Broken(), chat_format=chat_format, batch_size=3))
+
+
 def test_every_catalogue_family_has_near_misses_that_fill_in():
     from llamasys.apps.distill.tasks import NEAR_MISSES, NO_TOOL_FITS, near_miss_request
 
