@@ -17,8 +17,9 @@ otherwise the reason is counted in the report. The same prompts, drawn from the 
 `batch_size` items are in flight at once and their requests reach the teacher together: one
 `complete` call holds every request waiting at that moment (at most `batch_size`), and one call runs at a
 time (the engine decodes them as one batch; with the native engine, load it with `max_batch_size` at
-least `batch_size`). A batch's greedy replies can differ in the last bits from one-at-a-time replies, so a
-batched run is not byte-identical to an unbatched one; each is deterministic for its batch size.
+least `batch_size`). Which requests share a batch depends on timing (an item waiting on the sandbox joins
+a later one), and a native engine's greedy reply can differ in the last bits with its batch mates, so two
+batched runs with a native teacher may differ; `batch_size=1` asks one request at a time.
 """
 
 from __future__ import annotations
