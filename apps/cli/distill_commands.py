@@ -38,6 +38,10 @@ def generate_command(
             help="shares of the kinds, e.g. 'irrelevant=0.3,custom=0.2' (unnamed kinds keep the default)"
         ),
     ] = None,
+    optional_rate: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="chance that a catalogue call sets each optional parameter"),
+    ] = 0.35,
     teacher: Annotated[
         str | None, typer.Option(help="teacher mode: a stronger model (catalogue id or path) answers")
     ] = None,
@@ -63,7 +67,7 @@ def generate_command(
     tokenizer, template = read_tokenizer(model)
     chat_format = make_chat_format(tokenizer, template)
     config = GenerateConfig(seed=seed, count=count, avoid_names=sorted(bfcl_function_names()),
-                            avoid_prompts=sorted(held_out_prompts()))  # fmt: skip
+                            avoid_prompts=sorted(held_out_prompts()), optional_rate=optional_rate)  # fmt: skip
     if instructions:
         config.instructions = instructions
     if mix:

@@ -68,13 +68,19 @@ def _reproduce(config: dict[str, Any], data_manifest: dict[str, Any], step: int)
     out = []
     generated = data_manifest.get("config", {})
     if generated:
-        from llamasys.apps.distill.generate import DEFAULT_MIX
+        from llamasys.apps.distill.generate import DEFAULT_MIX, GenerateConfig
 
         mix = generated.get("mix", DEFAULT_MIX)
+        default_rate = GenerateConfig().optional_rate
         changed = ",".join(f"{k}={v}" for k, v in mix.items() if DEFAULT_MIX.get(k) != v)
         out.append(
             f"llamasys distill generate --seed {generated['seed']} --count {generated['count']}"
             + (f" --mix {changed}" if changed else "")
+            + (
+                f" --optional-rate {rate}"
+                if (rate := generated.get("optional_rate", default_rate)) != default_rate
+                else ""
+            )
             + f" --out {config['data']}"
         )
     defaults = TrainConfig(data=Path("."), run_dir=Path(".")).model_dump()

@@ -139,6 +139,10 @@ class GenerateConfig(BaseModel):
     avoid_names: list[str] = Field(default_factory=list, description="tool names never to generate")
     avoid_prompts: list[str] = Field(default_factory=list, description="user messages never to generate")
     interpreter_backend: str = "auto"
+    optional_rate: float = Field(
+        0.35, ge=0.0, le=1.0,
+        description="chance that a catalogue call sets (and its request words) each optional parameter",
+    )  # fmt: skip
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -397,7 +401,7 @@ class _Builder:
             seen: set[str] = set()
             for _ in range(n):
                 for _attempt in range(10):
-                    call = tool.sample_call(rng)
+                    call = tool.sample_call(rng, optional_rate=self.config.optional_rate)
                     key = json.dumps(call.arguments, sort_keys=True)
                     if key not in seen:
                         seen.add(key)
@@ -495,7 +499,7 @@ class _Builder:
             chosen = [wanted, *rng.sample(others, rng.randint(0, 2))]
             rng.shuffle(chosen)
         else:  # hard negatives: a request for one family, tools of other families
-            q = draw_tool(rng, wanted).sample_call(rng).question
+            q = draw_tool(rng, wanted).sample_call(rng, optional_rate=self.config.optional_rate).question
             answer = rng.choice(NO_TOOL_FITS)
             chosen = rng.sample(others, rng.randint(1, 3))
         offered = [draw_tool(rng, t, avoid_names=self.avoid).definition for t in chosen]

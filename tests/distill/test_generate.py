@@ -241,3 +241,23 @@ def test_parse_mix_replaces_named_shares_and_names_bad_entries():
                        ("code=-1", ">= 0"), (",".join(f"{k}=0" for k in DEFAULT_MIX), "every share")]:  # fmt: skip
         with pytest.raises(ValueError, match=words):
             parse_mix(bad)
+
+
+@pytest.mark.parametrize("rate", [0.0, 1.0])
+def test_optional_rate_sets_every_or_no_optional_parameter(chat_format, sandbox, rate):
+    mix = parse_mix(",".join(f"{k}=0" for k in DEFAULT_MIX) + ",custom=1,parallel_multiple=1")
+    examples, _ = asyncio.run(generate(GenerateConfig(seed=3, count=16, mix=mix, optional_rate=rate),
+                                       chat_format=chat_format))  # fmt: skip
+    optional_seen = 0
+    for example in examples:
+        assert verify_example(example, chat_format) == [], example.id
+        offered = {t.name: t.parameters for t in example.tools}
+        for call in example.messages[2].tool_calls:
+            schema = offered[call.tool_name]
+            required = set(schema.get("required", []))
+            expected = set(schema["properties"]) if rate == 1.0 else required
+            assert set(call.arguments) == expected, (example.id, call)
+            optional_seen += len(set(schema["properties"]) - required)
+    assert optional_seen > 0  # the families drawn have optional parameters to set or leave out
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        GenerateConfig(optional_rate=1.5)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 import torch
 
+from llamasys.apps.distill.generate import DEFAULT_MIX
 from llamasys.apps.distill.train import (
     Pack,
     TrainConfig,
@@ -150,3 +152,16 @@ def test_second_round_starts_from_an_exported_adapter(tiny_base, tmp_path):
                            second.model_copy(update={"rank": 8}))  # fmt: skip
     with pytest.raises(ValueError, match="no adapter_config.json"):
         _init_from_adapter(model, second.model_copy(update={"init_adapter": tmp_path}))
+
+
+def test_reproduce_commands_name_the_generate_flags_that_differ_from_the_defaults():
+    from llamasys.apps.distill.export import _reproduce
+
+    config = TrainConfig(data=Path("d"), run_dir=Path("r"), lr=3e-4).model_dump(mode="json")
+    mix = {"code": 0.5}
+    for manifest, flags in [({"seed": 4, "count": 9}, ""), ({"seed": 4, "count": 9, "optional_rate": 0.35}, ""),
+                            ({"seed": 4, "count": 9, "optional_rate": 0.6}, " --optional-rate 0.6"),
+                            ({"seed": 4, "count": 9, "mix": {**DEFAULT_MIX, **mix}}, " --mix code=0.5")]:  # fmt: skip
+        generate, train_cmd = _reproduce(config, {"config": manifest}, step=7)
+        assert generate == f"llamasys distill generate --seed 4 --count 9{flags} --out d"
+        assert train_cmd == "llamasys distill train --data d --run r --lr 0.0003 --max-steps 7"
