@@ -32,6 +32,7 @@ import hashlib
 import json
 import logging
 import random
+import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -71,7 +72,9 @@ __all__ = [
     "generate",
     "parse_mix",
     "render_example",
+    "source_version",
     "verify_example",
+    "write_dataset",
 ]
 
 log = logging.getLogger(__name__)
@@ -692,6 +695,26 @@ async def draw_verified(
     return examples, report
 
 
+def source_version() -> dict[str, Any] | None:
+    """The git commit of the generator's source and whether tracked files differ from it, or None outside
+    a git checkout (a wheel install). A seed reproduces its data only with the same catalogue and tasks,
+    so a dataset records the code that drew it: `{"commit": "<40 hex>", "modified": false}`."""
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise OSError(done.stderr.strip())
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        modified = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "modified": modified}
+
+
 def write_dataset(
     folder: Path,
     examples: Sequence[Example],
@@ -721,6 +744,7 @@ def write_dataset(
         "assistant_tokens": sum(a for _, a, _ in lengths),
         "suffix_tokens": sum(n - p for n, _, p in lengths),
         "distinct_prefixes": len({hashlib.sha256(str(r).encode()).hexdigest() for r in prefixes}),
+        "source": source_version(),
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest

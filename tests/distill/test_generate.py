@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from pathlib import Path
 
 import pytest
 from support import require_in_ci
@@ -261,3 +262,22 @@ def test_optional_rate_sets_every_or_no_optional_parameter(chat_format, sandbox,
     assert optional_seen > 0  # the families drawn have optional parameters to set or leave out
     with pytest.raises(ValueError, match="less than or equal to 1"):
         GenerateConfig(optional_rate=1.5)
+
+
+def test_the_dataset_manifest_records_the_generator_commit(generated, chat_format, tmp_path):
+    import subprocess
+
+    from llamasys.apps.distill.generate import write_dataset
+
+    examples, report = generated[0]
+    manifest = write_dataset(tmp_path, examples, report, chat_format, GenerateConfig(seed=11, count=COUNT))
+    assert json.loads((tmp_path / "manifest.json").read_text())["source"] == manifest["source"]
+    from llamasys.apps.distill import generate as module
+
+    head = subprocess.run(["git", "-C", str(Path(module.__file__).parent), "rev-parse", "HEAD"],
+                          capture_output=True, text=True)  # fmt: skip
+    if head.returncode != 0:
+        assert manifest["source"] is None  # not a git checkout: nothing to record
+    else:
+        assert manifest["source"]["commit"] == head.stdout.strip()
+        assert isinstance(manifest["source"]["modified"], bool)
