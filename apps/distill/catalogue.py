@@ -22,6 +22,7 @@ import json
 import math
 import random
 import re
+import statistics
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,6 +107,7 @@ class ToolTemplate:
     answer: str  # the final answer with {result key} and {param} slots
     answer_key: str  # the result key whose value the answer must contain
     verbs: list[str] = field(default_factory=list)
+    group: str = ""  # sibling families: the same argument shapes, another operation or subject
 
 
 @dataclass
@@ -161,6 +163,14 @@ def number(lo: float, hi: float, digits: int = 1) -> Callable[[random.Random], t
     return sample
 
 
+def pick_number(options: list[float]) -> Callable[[random.Random], tuple[Any, str]]:
+    return lambda rng: (lambda v: (v, f"{v:g}"))(rng.choice(options))
+
+
+def pick_int(options: list[int]) -> Callable[[random.Random], tuple[Any, str]]:
+    return lambda rng: (lambda v: (v, str(v)))(rng.choice(options))
+
+
 def boolean(true_words: str) -> Callable[[random.Random], tuple[Any, str]]:
     return lambda rng: (True, true_words)
 
@@ -173,12 +183,21 @@ def number_list(n_lo: int, n_hi: int, lo: int, hi: int) -> Callable[[random.Rand
     return sample
 
 
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" and {words[-1]}"
+
+
 def word_list(options: list[str], n_lo: int, n_hi: int) -> Callable[[random.Random], tuple[Any, str]]:
     def sample(rng: random.Random) -> tuple[Any, str]:
         values = rng.sample(options, rng.randint(n_lo, n_hi))
-        return values, ", ".join(values[:-1]) + f" and {values[-1]}"
+        return values, _and(values)
 
     return sample
+
+
+def worded(options: list[tuple[Any, str]]) -> Callable[[random.Random], tuple[Any, str]]:
+    """A value and its own words ("suv" -> "an SUV")."""
+    return lambda rng: rng.choice(options)
 
 
 def email(rng: random.Random) -> tuple[Any, str]:
@@ -243,6 +262,207 @@ def _r(value: float, digits: int = 2) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
+def Obj(description: str, properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """A nested object parameter with its own properties (all required unless `required` says)."""
+    return {"type": "object", "description": description, "properties": properties,
+            "required": list(properties) if required is None else required}  # fmt: skip
+
+
+def AE(description: str, options: list[str]) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string", "enum": options}, "description": description}
+
+
+# -- reference tables (real values) and exact computations for the families below -------------------------
+
+BASKETBALL_TEAMS = [
+    "Harbor City Comets",
+    "Mesa Ridge Suns",
+    "Cedar Falls Owls",
+    "Bayview Tide",
+    "Ironwood Miners",
+]
+ALL_TEAMS = SPORTS_TEAMS + BASKETBALL_TEAMS
+# name -> (symbol, standard atomic weight, melting point in kelvin)
+ELEMENTS: dict[str, tuple[str, float, float]] = {
+    "hydrogen": ("H", 1.008, 13.99), "nitrogen": ("N", 14.007, 63.15), "oxygen": ("O", 15.999, 54.36),
+    "sodium": ("Na", 22.99, 370.94), "magnesium": ("Mg", 24.305, 923.0), "aluminium": ("Al", 26.982, 933.47),
+    "silicon": ("Si", 28.085, 1687.0), "sulfur": ("S", 32.06, 388.36), "iron": ("Fe", 55.845, 1811.0),
+    "copper": ("Cu", 63.546, 1357.77), "zinc": ("Zn", 65.38, 692.68), "silver": ("Ag", 107.87, 1234.93),
+    "tin": ("Sn", 118.71, 505.08), "gold": ("Au", 196.97, 1337.33), "lead": ("Pb", 207.2, 600.61),
+}  # fmt: skip
+_SYMBOLS = {symbol: name for name, (symbol, _, _) in ELEMENTS.items()}
+# particle -> (rest mass in kg, rest energy in MeV, charge in elementary charges)
+PARTICLES: dict[str, tuple[float, float, int]] = {
+    "electron": (9.109e-31, 0.511, -1), "proton": (1.6726e-27, 938.272, 1),
+    "neutron": (1.6749e-27, 939.565, 0), "muon": (1.8835e-28, 105.658, -1),
+}  # fmt: skip
+ELEMENTARY_CHARGE = 1.602e-19
+# country -> (GDP per person in 2020 USD, population in millions, life expectancy around 2020): rounded
+# reference points; a year's figure follows a smooth trend from them (with a little deterministic noise)
+COUNTRY_STATS: dict[str, tuple[float, float, float]] = {
+    "Kenya": (2000, 52, 62), "Chile": (13000, 19, 79), "Norway": (68000, 5.4, 83), "Vietnam": (3500, 97, 74),
+    "Portugal": (22000, 10.3, 81), "Canada": (43000, 38, 82), "Ghana": (2200, 31, 64), "Peru": (6100, 33, 76),
+    "Poland": (15700, 38, 77), "Japan": (40000, 126, 84),
+}  # fmt: skip
+COUNTRIES = list(COUNTRY_STATS)
+
+
+def _gdp(args: dict[str, Any]) -> dict[str, Any]:
+    per_capita, population, _ = COUNTRY_STATS[args["country"]]
+    noise = 1 + 0.04 * (_fraction("gdp", args["country"], args["year"]) - 0.5)
+    per_capita *= 1.03 ** (args["year"] - 2020) * noise
+    population *= 1.008 ** (args["year"] - 2020)
+    if args.get("per_capita"):
+        return {"gdp": _r(per_capita, 0), "gdp_unit": "USD per person"}
+    return {"gdp": _r(per_capita * population / 1000, 1), "gdp_unit": "billion USD"}
+
+
+def _life(args: dict[str, Any]) -> dict[str, Any]:
+    base = COUNTRY_STATS[args["country"]][2] - 0.2 * (2020 - args["year"])
+    sex = {"female": 2.5, "male": -2.5}.get(args.get("sex", "both"), 0)
+    return {"life_expectancy": _r(base + sex + _fraction("life", args["country"], args["year"]) - 0.5, 1)}
+
+
+# planet -> (orbital period in Earth days, surface gravity in m/s^2)
+PLANETS: dict[str, tuple[float, float]] = {
+    "Mercury": (87.97, 3.7), "Venus": (224.7, 8.87), "Earth": (365.26, 9.81), "Mars": (686.98, 3.72),
+    "Jupiter": (4332.59, 24.79), "Saturn": (10759.22, 10.44), "Uranus": (30688.5, 8.69), "Neptune": (60182.0, 11.15),
+}  # fmt: skip
+# event -> (exact date, place, country today)
+HISTORY: dict[str, tuple[str, str, str]] = {
+    "the fall of the Berlin Wall": ("1989-11-09", "Berlin", "Germany"),
+    "the sealing of the Magna Carta": ("1215-06-15", "Runnymede", "England"),
+    "the first crewed Moon landing": ("1969-07-20", "the Sea of Tranquility on the Moon", "none (the Moon)"),
+    "the storming of the Bastille": ("1789-07-14", "Paris", "France"),
+    "the adoption of the US Declaration of Independence": ("1776-07-04", "Philadelphia", "United States"),
+    "the Battle of Hastings": ("1066-10-14", "near Hastings", "England"),
+    "the opening of the Suez Canal": ("1869-11-17", "Port Said", "Egypt"),
+    "the signing of the Treaty of Versailles": ("1919-06-28", "the Palace of Versailles", "France"),
+    "the signing of the United Nations Charter": ("1945-06-26", "San Francisco", "United States"),
+}
+# US customary cooking measures in millilitres
+KITCHEN_ML = {
+    "cup": 236.588,
+    "tablespoon": 14.787,
+    "teaspoon": 4.929,
+    "millilitre": 1.0,
+    "fluid_ounce": 29.574,
+}
+DIETS = ["vegan", "vegetarian", "gluten-free", "dairy-free", "nut-free"]
+AMENITIES = ["garage", "garden", "pool", "balcony", "fireplace"]
+_LETTERS = "CDEFGAB"
+_NATURAL = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+NOTE_ROOTS = ["C", "D", "E", "F", "G", "A", "B", "Bb", "Eb", "F#"]
+_CHORDS = {"major": [(2, 4), (4, 7)], "minor": [(2, 3), (4, 7)], "diminished": [(2, 3), (4, 6)],
+           "augmented": [(2, 4), (4, 8)]}  # fmt: skip
+_SCALES = {"major": [0, 2, 4, 5, 7, 9, 11], "natural minor": [0, 2, 3, 5, 7, 8, 10],
+           "harmonic minor": [0, 2, 3, 5, 7, 8, 11]}  # fmt: skip
+
+
+def _spell(root: str, letter_steps: int, semitones: int) -> str:
+    """The note `semitones` above `root`, spelled on the letter `letter_steps` above its letter (E + a
+    major third is G#, not Ab)."""
+    index = _LETTERS.index(root[0])
+    pitch = (_NATURAL[root[0]] + root.count("#") - root.count("b")) % 12
+    letter = _LETTERS[(index + letter_steps) % 7]
+    shift = (pitch + semitones - _NATURAL[letter] + 6) % 12 - 6
+    return letter + ("#" * shift if shift > 0 else "b" * -shift)
+
+
+def _chord(args: dict[str, Any]) -> dict[str, Any]:
+    notes = [args["root"]] + [_spell(args["root"], s, t) for s, t in _CHORDS[args["quality"]]]
+    turns = {"root": 0, "first": 1, "second": 2}[args.get("inversion", "root")]
+    return {"notes": " ".join(notes[turns:] + notes[:turns])}
+
+
+def _scale(args: dict[str, Any]) -> dict[str, Any]:
+    notes = [_spell(args["root"], i, t) for i, t in enumerate(_SCALES[args["mode"]])]
+    return {"notes": " ".join(reversed(notes) if args.get("descending") else notes)}
+
+
+def _element(args: dict[str, Any]) -> tuple[str, float, float]:
+    given = args["element"].strip()
+    name = _SYMBOLS.get(given, given.lower())
+    return (name, *ELEMENTS[name][1:])
+
+
+def _t_test(args: dict[str, Any]) -> dict[str, Any]:
+    a, b = args["sample_a"], args["sample_b"]
+    na, nb = len(a), len(b)
+    va, vb = statistics.variance(a), statistics.variance(b)
+    if args.get("equal_variance"):
+        pooled = ((na - 1) * va + (nb - 1) * vb) / (na + nb - 2)
+        se2, df = pooled * (1 / na + 1 / nb), float(na + nb - 2)
+    else:
+        se2 = va / na + vb / nb
+        df = se2**2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1)) if se2 else float(na + nb - 2)
+    t = (statistics.mean(a) - statistics.mean(b)) / math.sqrt(se2) if se2 else 0.0
+    return {"t_statistic": _r(t, 3), "degrees_of_freedom": _r(df, 2)}
+
+
+def _fraction(*parts: Any) -> float:
+    return (_digest(*parts) % 10_000) / 10_000
+
+
+def _home(args: dict[str, Any], per_sqm: tuple[float, float]) -> float:
+    lo, hi = per_sqm
+    rate = lo + (hi - lo) * _fraction("sqm", args["city"])
+    return args["floor_area_sqm"] * rate * (1 + 0.04 * len(args.get("amenities", [])))
+
+
+_OPS = {"=": "is", "!=": "is not", ">": "is greater than", "<": "is less than", ">=": "is at least",
+        "<=": "is at most"}  # fmt: skip
+_ROW_FILTERS = [("status", "=", "active"), ("status", "!=", "closed"), ("region", "=", "EMEA"),
+                ("region", "!=", "APAC"), ("created_year", ">=", "2024"), ("created_year", "<", "2021"),
+                ("priority", ">", "2"), ("priority", "<=", "3")]  # fmt: skip
+
+
+def row_filter(rng: random.Random) -> tuple[Any, str]:
+    column, op, value = rng.choice(_ROW_FILTERS)
+    return {"column": column, "operator": op, "value": value}, f"{column} {_OPS[op]} {value}"
+
+
+FILTER_SCHEMA = Obj("Condition the rows must meet", {
+    "column": S("Column to test"),
+    "operator": E("Comparison operator", list(_OPS)),
+    "value": S("Value to compare with, written as a string"),
+})  # fmt: skip
+
+
+def dimensions(rng: random.Random) -> tuple[Any, str]:
+    length, width, height = (round(rng.uniform(2, 120), 1) for _ in range(3))
+    value = {"length": length, "width": width, "height": height}
+    return value, f"{length:g} long, {width:g} wide and {height:g} high"
+
+
+DIMENSIONS_SCHEMA = Obj("Size of the box", {
+    "length": N("Length of the box"), "width": N("Width of the box"), "height": N("Height of the box"),
+})  # fmt: skip
+
+
+def case_number(rng: random.Random) -> tuple[Any, str]:
+    value = f"{rng.randint(2015, 2025)}-{rng.choice(['CV', 'CR', 'FA', 'AP'])}-{rng.randint(1, 9999):04d}"
+    return value, value
+
+
+_CASE_STATUS = ["pending trial", "awaiting judgment", "settled", "on appeal", "dismissed", "in discovery"]
+_PARTIES = PEOPLE + ["Northwind Ltd", "Bluefin Shipping", "Cobalt Energy", "Helix Pharma", "Orchard Foods"]
+_MEALS = {
+    "breakfast": ["overnight oats with berries", "spinach and tofu scramble", "buckwheat pancakes"],
+    "lunch": ["chickpea and quinoa salad", "roasted vegetable wrap", "lentil and tomato soup"],
+    "dinner": ["black bean chili", "sweet potato curry", "mushroom stir-fry with rice"],
+    "dessert": ["baked cinnamon apples", "coconut rice pudding", "dark chocolate mousse"],
+}
+
+
+def _diet_recipe(args: dict[str, Any]) -> dict[str, Any]:
+    options = _MEALS[args["meal_type"]]
+    cap = args.get("max_calories", 750)
+    return {"title": options[_digest("meal", args) % len(options)],
+            "calories": int(cap * (0.55 + 0.4 * _fraction("kcal", args))),
+            "prep_minutes": 5 + _digest("prep", args) % (args.get("max_prep_minutes", 45) - 5)}  # fmt: skip
+
+
 ASK = ["What is {clause}?", "Can you tell me {clause}?", "I need {clause}.", "Please find {clause}."]
 DO = ["Please {clause}.", "Can you {clause}?", "I'd like you to {clause}.", "{clause}, please."]
 
@@ -283,7 +503,7 @@ TEMPLATES: list[ToolTemplate] = [
         [Param("radius", N("Radius of the circle"), True, number(1, 50, 1)),
          Param("unit", S("Length unit of the radius"), False, pick(["cm", "m", "inches"]), " in {}")],
         "the area of a circle with radius {radius}", ASK + ["Compute {clause}."],
-        lambda a: {"area": _r(math.pi * a["radius"] ** 2)}, "The area is {area}.", "area",
+        lambda a: {"area": _r(math.pi * a["radius"] ** 2)}, "The area is {area}.", "area", group="geometry",
     ),
     ToolTemplate(
         "calculate_rectangle_perimeter", "Calculate the perimeter of a rectangle.",
@@ -292,6 +512,7 @@ TEMPLATES: list[ToolTemplate] = [
          Param("width", N("Width of the rectangle"), True, number(1, 100, 1))],
         "the perimeter of a rectangle with length {length} and width {width}", ASK,
         lambda a: {"perimeter": _r(2 * (a["length"] + a["width"]))}, "The perimeter is {perimeter}.", "perimeter",
+        group="geometry",
     ),
     ToolTemplate(
         "compound_interest", "Compute the final balance of an investment with compound interest.",
@@ -336,6 +557,7 @@ TEMPLATES: list[ToolTemplate] = [
         [Param("numbers", A("The numbers to average", "number"), True, number_list(3, 6, 1, 99))],
         "the average of {numbers}", ASK,
         lambda a: {"mean": _r(sum(a["numbers"]) / len(a["numbers"]))}, "The average is {mean}.", "mean",
+        group="list_stats",
     ),
     ToolTemplate(
         "get_distance", "Get the driving distance in kilometers between two cities.",
@@ -367,7 +589,7 @@ TEMPLATES: list[ToolTemplate] = [
          Param("guests", I("Number of guests"), False, integer(1, 5), " for {} guests")],
         "book a hotel in {city} from {check_in} for {nights} nights", DO,
         looked_up("confirmation_number", 100000, 999999), "Your hotel in {city} is booked, confirmation "
-        "{confirmation_number}.", "confirmation_number",
+        "{confirmation_number}.", "confirmation_number", group="travel_booking",
     ),
     ToolTemplate(
         "find_restaurants", "Find restaurants in a city, optionally by cuisine.",
@@ -416,6 +638,7 @@ TEMPLATES: list[ToolTemplate] = [
         "a recipe for {dish}", ["Find {clause}.", "Give me {clause}.", "I want {clause}."],
         looked_up("cook_minutes", 10, 120, ingredients=lambda a: 4 + len(a["dish"]) % 6),
         "The recipe for {dish} takes {cook_minutes} minutes with {ingredients} ingredients.", "cook_minutes",
+        group="recipes",
     ),
     ToolTemplate(
         "convert_length", "Convert a length between units.",
@@ -426,16 +649,16 @@ TEMPLATES: list[ToolTemplate] = [
         "{value} {from_unit} in {to_unit}", ["How much is {clause}?", "Convert {clause}."],
         lambda a: {"converted": _r(a["value"] * {"km": 1000, "mile": 1609.344}[a["from_unit"]]
                                    / {"m": 1, "ft": 0.3048}[a["to_unit"]])},
-        "{value} {from_unit} is {converted} {to_unit}.", "converted",
+        "{value} {from_unit} is {converted} {to_unit}.", "converted", group="unit_conversion",
     ),
     ToolTemplate(
-        "get_match_score", "Get the final score of a team's most recent match.",
-        ["Latest game result for a sports team.", "Returns the last match score of a club."],
+        "get_match_score", "Get the final score of a football (soccer) team's most recent match.",
+        ["Latest football result (goals) for a club.", "Returns the last football match score of a club."],
         [Param("team", S("Team name"), True, pick(SPORTS_TEAMS)),
          Param("season", I("Season year"), False, integer(2018, 2026), " in the {} season")],
-        "the score of the last {team} match", ASK,
+        "the score of the last {team} football match", ASK,
         looked_up("goals_for", 0, 5, goals_against=lambda a: len(a["team"]) % 4),
-        "{team} scored {goals_for} and conceded {goals_against}.", "goals_for",
+        "{team} scored {goals_for} and conceded {goals_against}.", "goals_for", group="team_results",
     ),
     ToolTemplate(
         "get_population", "Get the population of a city.",
@@ -444,6 +667,7 @@ TEMPLATES: list[ToolTemplate] = [
          Param("year", I("Year of the estimate"), False, integer(2000, 2025), " in {}")],
         "the population of {city}", ASK,
         looked_up("population", 100000, 9000000), "{city} has about {population} inhabitants.", "population",
+        group="city_facts",
     ),
     ToolTemplate(
         "get_local_time", "Get the current local time in a city.",
@@ -537,6 +761,328 @@ TEMPLATES: list[ToolTemplate] = [
         [Param("text", S("The text"), True, lambda r: (lambda v: (v, f'"{v}"'))(r.choice(PHRASES)))],
         "the number of words in {text}", ASK + ["Count {clause}."],
         lambda a: {"words": len(a["text"].split())}, "It has {words} words.", "words",
+    ),
+    # -- sibling groups: the same argument shapes, another operation or subject (pick by name/description)
+    ToolTemplate(
+        "get_basketball_game_score", "Get the final score of a basketball team's most recent game.",
+        ["Latest basketball result (points scored and allowed) for a team.",
+         "Returns the points of both sides in a basketball team's last game."],
+        [Param("team", S("Basketball team name"), True, pick(BASKETBALL_TEAMS)),
+         Param("season", I("Season year"), False, integer(2018, 2026), " in the {} season"),
+         Param("include_box_score", B("Also return per-player points"), False, boolean("with the box score"), ", {}")],
+        "the final score of the latest {team} basketball game", ASK,
+        looked_up("points_for", 78, 131, points_against=lambda a: 80 + _digest("pa", a) % 45),
+        "{team} scored {points_for} points and allowed {points_against}.", "points_for", group="team_results",
+    ),
+    ToolTemplate(
+        "team_upcoming_fixtures", "List a sports team's upcoming games.",
+        ["The next games on a team's schedule, with dates and opponents.", "Upcoming fixtures of a club."],
+        [Param("team", S("Team name"), True, pick(ALL_TEAMS)),
+         Param("count", I("How many upcoming games to list"), False, integer(2, 6), ", the next {} games"),
+         Param("home_only", B("Only home games"), False, boolean("home games only"), ", {}")],
+        "the upcoming games of {team}", ["Show me {clause}.", "What are {clause}?", "List {clause}."],
+        lambda a: {"next_opponent": [t for t in ALL_TEAMS if t != a["team"]][_digest("opp", a) % 9],
+                   "next_date": f"2026-{1 + _digest('mo', a) % 12:02d}-{1 + _digest('dy', a) % 28:02d}"},
+        "{team} next play {next_opponent} on {next_date}.", "next_date", group="team_results",
+    ),
+    ToolTemplate(
+        "team_league_position", "Get a team's position and points in its league table.",
+        ["Where a club stands in the league standings.", "League table rank and points of a team."],
+        [Param("team", S("Team name"), True, pick(ALL_TEAMS)),
+         Param("season", I("Season year"), False, integer(2018, 2026), " in the {} season")],
+        "the league position of {team}", ASK,
+        looked_up("points", 8, 85, position=lambda a: 1 + _digest("pos", a) % 20),
+        "{team} are in position {position} with {points} points.", "points", group="team_results",
+    ),
+    ToolTemplate(
+        "element_atomic_mass", "Get the standard atomic mass of a chemical element.",
+        ["Atomic weight of an element, in unified atomic mass units.", "Look up how heavy an element's atoms are."],
+        [Param("element", S("Element name or symbol, e.g. iron or Fe"), True,
+               lambda r: (lambda n: (lambda v: (v, v))(r.choice([n, ELEMENTS[n][0]])))(r.choice(list(ELEMENTS))))],
+        "the atomic mass of {element}", ASK,
+        lambda a: {"atomic_mass": _element(a)[1], "unit": "u"},
+        "The atomic mass of {element} is {atomic_mass} u.", "atomic_mass", group="elements",
+    ),
+    ToolTemplate(
+        "element_melting_point", "Get the melting point of a chemical element.",
+        ["Temperature at which an element melts.", "Melting temperature of a pure element."],
+        [Param("element", S("Element name or symbol, e.g. iron or Fe"), True,
+               lambda r: (lambda n: (lambda v: (v, v))(r.choice([n, ELEMENTS[n][0]])))(r.choice(list(ELEMENTS)))),
+         Param("unit", E("Temperature unit (default kelvin)", ["kelvin", "celsius"]), False,
+               pick(["kelvin", "celsius"]), " in {}")],
+        "the melting point of {element}", ASK,
+        lambda a: {"melting_point": _r(_element(a)[2] - (273.15 if a.get("unit") == "celsius" else 0)),
+                   "temperature_unit": a.get("unit", "kelvin")},
+        "The melting point of {element} is {melting_point} {temperature_unit}.", "melting_point", group="elements",
+    ),
+    ToolTemplate(
+        "particle_rest_mass", "Get the rest mass of a subatomic particle.",
+        ["Mass of an elementary or composite particle at rest.", "How heavy a particle is, in kg or MeV/c^2."],
+        [Param("particle", E("The particle", list(PARTICLES)), True, pick(list(PARTICLES))),
+         Param("unit", E("Unit of the mass (default kg)", ["kg", "MeV"]), False,
+               worded([("kg", "kilograms"), ("MeV", "MeV/c^2")]), " in {}")],
+        "the rest mass of the {particle}", ASK,
+        lambda a: {"mass": PARTICLES[a["particle"]][1 if a.get("unit") == "MeV" else 0],
+                   "mass_unit": "MeV/c^2" if a.get("unit") == "MeV" else "kg"},
+        "The {particle} has a rest mass of {mass} {mass_unit}.", "mass", group="particles",
+    ),
+    ToolTemplate(
+        "particle_electric_charge", "Get the electric charge of a subatomic particle.",
+        ["Charge carried by a particle.", "Electric charge of a particle in coulombs or elementary charges."],
+        [Param("particle", E("The particle", list(PARTICLES)), True, pick(list(PARTICLES))),
+         Param("unit", E("Unit of the charge (default elementary)", ["elementary", "coulomb"]), False,
+               worded([("coulomb", "coulombs"), ("elementary", "elementary charges")]), " in {}")],
+        "the electric charge of the {particle}", ASK,
+        lambda a: {"charge": _r(PARTICLES[a["particle"]][2] * (ELEMENTARY_CHARGE if a.get("unit") == "coulomb"
+                                                               else 1), 25),
+                   "charge_unit": "C" if a.get("unit") == "coulomb" else "e"},
+        "The {particle} has a charge of {charge} {charge_unit}.", "charge", group="particles",
+    ),
+    ToolTemplate(
+        "get_city_area", "Get the land area of a city.",
+        ["Surface area within a city's limits.", "How big a city is, in square kilometres or square miles."],
+        [Param("city", S("City name"), True, pick(CITIES)),
+         Param("unit", E("Area unit (default km2)", ["km2", "mi2"]), False,
+               worded([("km2", "square kilometres"), ("mi2", "square miles")]), " in {}")],
+        "the area of {city}", ASK,
+        lambda a: (lambda km2: {"area": _r(km2 / 2.59 if a.get("unit") == "mi2" else km2, 1),
+                                "area_unit": a.get("unit", "km2")})(80 + 1400 * _fraction("area", a["city"])),
+        "{city} covers {area} {area_unit}.", "area", group="city_facts",
+    ),
+    ToolTemplate(
+        "country_gdp_by_year", "Get a country's gross domestic product for a given year.",
+        ["Economic output (GDP) of a country in one year.", "Yearly GDP figure for a nation."],
+        [Param("country", S("Country name"), True, pick(COUNTRIES)),
+         Param("year", I("The year"), True, integer(1995, 2023)),
+         Param("per_capita", B("Return GDP per person instead of the total"), False, boolean("per capita"), ", {}")],
+        "the GDP of {country} in {year}", ASK,
+        _gdp,
+        "The GDP of {country} in {year} was {gdp} {gdp_unit}.", "gdp", group="country_yearly",
+    ),
+    ToolTemplate(
+        "country_life_expectancy", "Get the life expectancy at birth in a country for a given year.",
+        ["Average lifespan of people born in a country in one year.", "Yearly life expectancy for a nation."],
+        [Param("country", S("Country name"), True, pick(COUNTRIES)),
+         Param("year", I("The year"), True, integer(1995, 2023)),
+         Param("sex", E("Only this sex (default both)", ["female", "male", "both"]), False,
+               pick(["female", "male"]), " for {}s")],
+        "the life expectancy in {country} in {year}", ASK,
+        _life, "Life expectancy in {country} in {year} was {life_expectancy} years.",
+        "life_expectancy", group="country_yearly",
+    ),
+    ToolTemplate(
+        "standard_deviation", "Compute the standard deviation of a list of numbers.",
+        ["Spread of numbers around their mean.", "Population or sample standard deviation of a numeric list."],
+        [Param("numbers", A("The numbers", "number"), True, number_list(4, 7, 1, 99)),
+         Param("sample", B("Use the sample formula (divide by n - 1) instead of the population one"), False,
+               boolean("treating them as a sample"), ", {}")],
+        "the standard deviation of {numbers}", ASK,
+        lambda a: {"std_dev": _r((statistics.stdev if a.get("sample") else statistics.pstdev)(a["numbers"]), 3)},
+        "The standard deviation is {std_dev}.", "std_dev", group="list_stats",
+    ),
+    ToolTemplate(
+        "two_sample_t_test", "Run a two-sample t-test comparing the means of two groups.",
+        ["Student's or Welch's t statistic for two independent samples.", "Test whether two samples differ in mean."],
+        [Param("sample_a", A("Values of the first group", "number"), True, number_list(4, 6, 10, 60)),
+         Param("sample_b", A("Values of the second group", "number"), True, number_list(4, 6, 10, 60)),
+         Param("equal_variance", B("Assume both groups have the same variance (Student's test); otherwise Welch's"),
+               False, boolean("assuming equal variance"), ", {}"),
+         Param("alpha", N("Significance level"), False, pick_number([0.01, 0.05, 0.1]), " at a significance level of {}")],
+        "the two-sample t-test result for {sample_a} versus {sample_b}", ASK,
+        _t_test, "The t statistic is {t_statistic} with {degrees_of_freedom} degrees of freedom.", "t_statistic",
+    ),
+    ToolTemplate(
+        "box_volume", "Calculate the volume of a rectangular box from its dimensions.",
+        ["Length times width times height of a cuboid.", "Volume of a box-shaped container."],
+        [Param("dimensions", DIMENSIONS_SCHEMA, True, dimensions),
+         Param("unit", E("Length unit of the dimensions", ["cm", "m", "in"]), False,
+               worded([("cm", "centimetres"), ("in", "inches")]), ", measured in {}")],
+        "the volume of a box {dimensions}", ASK,
+        lambda a: {"volume": _r(a["dimensions"]["length"] * a["dimensions"]["width"] * a["dimensions"]["height"])},
+        "The volume is {volume}.", "volume", group="geometry",
+    ),
+    ToolTemplate(
+        "box_surface_area", "Calculate the total surface area of a rectangular box.",
+        ["Area of all six faces of a cuboid.", "How much material covers a closed box."],
+        [Param("dimensions", DIMENSIONS_SCHEMA, True, dimensions),
+         Param("open_top", B("The box has no lid (five faces)"), False, boolean("with an open top"), ", {}")],
+        "the surface area of a box {dimensions}", ASK,
+        lambda a: (lambda d: {"surface_area": _r(2 * (d["length"] * d["width"] + d["length"] * d["height"]
+                                                      + d["width"] * d["height"])
+                                                 - (d["length"] * d["width"] if a.get("open_top") else 0))})(
+            a["dimensions"]),
+        "The surface area is {surface_area}.", "surface_area", group="geometry",
+    ),
+    ToolTemplate(
+        "reserve_rental_car", "Reserve a rental car in a city for a number of days.",
+        ["Book a hire car from a pick-up date.", "Car rental reservation."],
+        [Param("city", S("City where the car is picked up"), True, pick(CITIES)),
+         Param("pickup_date", S("Pick-up date as YYYY-MM-DD"), True, date),
+         Param("days", I("Number of rental days"), True, integer(1, 21)),
+         Param("car_class", E("Class of car", ["compact", "sedan", "suv", "van"]), False,
+               worded([("compact", "a compact car"), ("sedan", "a sedan"), ("suv", "an SUV"), ("van", "a van")]),
+               ", {}"),
+         Param("full_insurance", B("Add full insurance cover"), False, boolean("with full insurance"), " {}")],
+        "rent a car in {city} from {pickup_date} for {days} days", DO,
+        looked_up("booking_reference", 200000, 899999, daily_rate=lambda a: 25 + _digest("rate", a) % 90),
+        "Your rental car in {city} is reserved, booking reference {booking_reference}.", "booking_reference",
+        group="travel_booking",
+    ),
+    ToolTemplate(
+        "court_case_status", "Get the current status of a court case by its case number.",
+        ["Where a lawsuit stands and when its next hearing is.", "Docket status look-up for a case."],
+        [Param("case_number", S("Case number, e.g. 2023-CV-0415"), True, case_number),
+         Param("court", E("Level of the court", ["district", "appeals", "supreme"]), False,
+               pick(["district", "appeals", "supreme"]), " in the {} court")],
+        "the status of case {case_number}", ASK,
+        lambda a: {"status": _CASE_STATUS[_digest("st", a) % len(_CASE_STATUS)],
+                   "next_hearing": f"2026-{1 + _digest('hm', a) % 12:02d}-{1 + _digest('hd', a) % 28:02d}"},
+        "Case {case_number} is {status}; the next hearing is on {next_hearing}.", "next_hearing", group="court_cases",
+    ),
+    ToolTemplate(
+        "court_case_parties", "List the parties (plaintiff and defendant) of a court case.",
+        ["Who is suing whom in a case.", "Names of the parties in a lawsuit by case number."],
+        [Param("case_number", S("Case number, e.g. 2023-CV-0415"), True, case_number),
+         Param("include_attorneys", B("Also list each party's attorneys"), False,
+               boolean("including their attorneys"), ", {}")],
+        "the list of parties in case {case_number}", ASK,
+        lambda a: {"plaintiff": _PARTIES[_digest("pl", a["case_number"]) % len(_PARTIES)],
+                   "defendant": _PARTIES[(_digest("pl", a["case_number"]) + 1 + _digest("df", a["case_number"]) % 9)
+                                         % len(_PARTIES)]},
+        "In case {case_number}, {plaintiff} is the plaintiff and {defendant} the defendant.", "plaintiff",
+        group="court_cases",
+    ),
+    ToolTemplate(
+        "chord_notes", "List the notes of a chord.",
+        ["Spell a triad from its root and quality.", "Which notes make up a major, minor, diminished or augmented chord."],
+        [Param("root", E("Root note", NOTE_ROOTS), True, pick(NOTE_ROOTS)),
+         Param("quality", E("Chord quality", list(_CHORDS)), True, pick(list(_CHORDS))),
+         Param("inversion", E("Which note is lowest", ["root", "first", "second"]), False,
+               pick(["first", "second"]), ", in {} inversion")],
+        "the list of notes in the {root} {quality} chord", ASK,
+        _chord, "The {root} {quality} chord is {notes}.", "notes", group="music_theory",
+    ),
+    ToolTemplate(
+        "scale_notes", "List the notes of a musical scale.",
+        ["Spell a scale from its root and mode.", "The seven notes of a major or minor scale."],
+        [Param("root", E("Root note", NOTE_ROOTS), True, pick(NOTE_ROOTS)),
+         Param("mode", E("Scale type", list(_SCALES)), True, pick(list(_SCALES))),
+         Param("descending", B("List the notes from the top down"), False, boolean("descending"), ", {}")],
+        "the list of notes in the {root} {mode} scale", ASK,
+        _scale, "The {root} {mode} scale is {notes}.", "notes", group="music_theory",
+    ),
+    ToolTemplate(
+        "suggest_recipe_for_diet", "Suggest a recipe for a meal that fits dietary requirements.",
+        ["Recipe idea for breakfast, lunch, dinner or dessert, filtered by diet and calories.",
+         "Find a meal that meets dietary restrictions."],
+        [Param("meal_type", E("The meal", list(_MEALS)), True, pick(list(_MEALS))),
+         Param("dietary_requirements", AE("Diets the recipe must meet", DIETS), False, word_list(DIETS, 1, 2),
+               " that is {}"),
+         Param("max_calories", I("Maximum calories per serving"), False, pick_int([300, 400, 500, 600]),
+               " with less than {} calories"),
+         Param("max_prep_minutes", I("Maximum preparation time in minutes"), False, pick_int([15, 20, 30, 45]),
+               ", ready in under {} minutes")],
+        "a {meal_type} recipe", ["Suggest {clause}.", "Find me {clause}.", "I want {clause}."],
+        _diet_recipe, "Try {title}: about {calories} calories, {prep_minutes} minutes to make.", "title",
+        group="recipes",
+    ),
+    ToolTemplate(
+        "convert_cooking_volume", "Convert a cooking measure (cups, tablespoons, teaspoons) to another volume unit.",
+        ["Kitchen volume conversion using US customary measures.", "Cups and spoons to millilitres or fluid ounces."],
+        [Param("amount", N("The quantity to convert"), True, pick_number([0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4])),
+         Param("from_unit", E("Unit of the amount", ["cup", "tablespoon", "teaspoon"]), True,
+               worded([("cup", "cups"), ("tablespoon", "tablespoons"), ("teaspoon", "teaspoons")])),
+         Param("to_unit", E("Unit to convert to", ["millilitre", "fluid_ounce"]), True,
+               worded([("millilitre", "millilitres"), ("fluid_ounce", "fluid ounces")]))],
+        "{amount} {from_unit} in {to_unit}", ["How much is {clause}?", "Convert {clause}.", "What is {clause}?"],
+        lambda a: {"converted": _r(a["amount"] * KITCHEN_ML[a["from_unit"]] / KITCHEN_ML[a["to_unit"]])},
+        "{amount} {from_unit} is {converted} {to_unit}.", "converted", group="unit_conversion",
+    ),
+    ToolTemplate(
+        "estimate_home_value", "Estimate the market value of a home.",
+        ["Automated valuation of a house or flat for sale.", "What a property would sell for."],
+        [Param("city", S("City of the property"), True, pick(CITIES)),
+         Param("bedrooms", I("Number of bedrooms"), True, integer(1, 5)),
+         Param("floor_area_sqm", N("Floor area in square metres"), True, number(35, 240, 0)),
+         Param("amenities", AE("Features of the property", AMENITIES), False, word_list(AMENITIES, 1, 3),
+               " with a {}"),
+         Param("year_built", I("Year of construction"), False, integer(1900, 2024), ", built in {}")],
+        "the market value of a {bedrooms}-bedroom home of {floor_area_sqm} square metres in {city}", ASK,
+        lambda a: {"estimated_value": int(round(_home(a, (2500, 12000)), -3)), "currency": "USD"},
+        "The home is worth about {estimated_value} {currency}.", "estimated_value", group="real_estate",
+    ),
+    ToolTemplate(
+        "estimate_monthly_rent", "Estimate the monthly rent of a home.",
+        ["Expected rent per month for a house or flat.", "What a property would let for each month."],
+        [Param("city", S("City of the property"), True, pick(CITIES)),
+         Param("bedrooms", I("Number of bedrooms"), True, integer(1, 5)),
+         Param("floor_area_sqm", N("Floor area in square metres"), True, number(35, 240, 0)),
+         Param("amenities", AE("Features of the property", AMENITIES), False, word_list(AMENITIES, 1, 3),
+               " with a {}"),
+         Param("furnished", B("The home is let furnished"), False, boolean("furnished"), ", {}")],
+        "the monthly rent for a {bedrooms}-bedroom home of {floor_area_sqm} square metres in {city}", ASK,
+        lambda a: {"monthly_rent": int(round(_home(a, (10, 40)) * (1.1 if a.get("furnished") else 1), -1)),
+                   "currency": "USD"},
+        "The rent would be about {monthly_rent} {currency} a month.", "monthly_rent", group="real_estate",
+    ),
+    ToolTemplate(
+        "planet_orbital_period", "Get how long a planet takes to orbit the Sun.",
+        ["Length of a planet's year.", "Sidereal orbital period of a planet of the solar system."],
+        [Param("planet", E("The planet", list(PLANETS)), True, pick(list(PLANETS))),
+         Param("unit", E("Unit (default days)", ["days", "years"]), False,
+               worded([("days", "days"), ("years", "Earth years")]), " in {}")],
+        "the orbital period of {planet}", ASK,
+        lambda a: {"period": _r(PLANETS[a["planet"]][0] / (365.256 if a.get("unit") == "years" else 1)),
+                   "period_unit": "Earth years" if a.get("unit") == "years" else "days"},
+        "{planet} orbits the Sun in {period} {period_unit}.", "period", group="planets",
+    ),
+    ToolTemplate(
+        "planet_surface_gravity", "Get the gravitational acceleration at a planet's surface.",
+        ["How strongly a planet pulls at its surface.", "Surface gravity of a planet of the solar system."],
+        [Param("planet", E("The planet", list(PLANETS)), True, pick(list(PLANETS))),
+         Param("relative_to_earth", B("Give the value as a multiple of Earth's gravity"), False,
+               boolean("relative to Earth's gravity"), ", {}")],
+        "the surface gravity of {planet}", ASK,
+        lambda a: ({"gravity": _r(PLANETS[a["planet"]][1] / 9.81), "unit": "g"} if a.get("relative_to_earth")
+                   else {"gravity": PLANETS[a["planet"]][1], "unit": "m/s^2"}),
+        "The surface gravity of {planet} is {gravity} {unit}.", "gravity", group="planets",
+    ),
+    ToolTemplate(
+        "count_table_rows", "Count the rows of a database table that meet a condition.",
+        ["Number of records matching a filter.", "SQL-style COUNT(*) with a WHERE condition."],
+        [Param("table", S("Table name"), True, pick(["orders", "customers", "tickets", "subscriptions"])),
+         Param("condition", FILTER_SCHEMA, True, row_filter),
+         Param("database", S("Database name"), False, pick(["sales", "support", "analytics"]), " in the {} database")],
+        "the number of rows in the {table} table where {condition}", ASK + ["Count {clause}."],
+        looked_up("row_count", 0, 5000), "{row_count} rows in {table} match.", "row_count", group="database",
+    ),
+    ToolTemplate(
+        "sum_table_column", "Add up a numeric column of a database table, optionally over matching rows only.",
+        ["Total of a column, like SQL SUM.", "Sum the values of one column of a table."],
+        [Param("table", S("Table name"), True, pick(["orders", "invoices", "payments", "refunds"])),
+         Param("column", S("Numeric column to add up"), True, pick(["amount", "quantity", "tax"])),
+         Param("condition", FILTER_SCHEMA, False, row_filter, " where {}"),
+         Param("database", S("Database name"), False, pick(["sales", "finance", "analytics"]), " in the {} database")],
+        "the total of the {column} column of the {table} table", ASK,
+        looked_up("total", 100, 900000, 2), "The {column} column of {table} adds up to {total}.", "total",
+        group="database",
+    ),
+    ToolTemplate(
+        "historical_event_date", "Get the date on which a historical event took place.",
+        ["When something happened in history.", "Date look-up for a well-known historical event."],
+        [Param("event", S("Name of the historical event"), True, pick(list(HISTORY)))],
+        "the date of {event}", ["What was {clause}?", "Tell me {clause}.", "I need {clause}."],
+        lambda a: {"date": HISTORY[a["event"]][0]}, "It happened on {date}.", "date", group="history",
+    ),
+    ToolTemplate(
+        "historical_event_place", "Get where a historical event took place.",
+        ["Location of a well-known historical event.", "Where something happened in history."],
+        [Param("event", S("Name of the historical event"), True, pick(list(HISTORY))),
+         Param("detailed", B("Also give the country it lies in today"), False, boolean("with details"), ", {}")],
+        "the location of {event}", ["What was {clause}?", "Tell me {clause}.", "I need {clause}."],
+        lambda a: {"place": HISTORY[a["event"]][1], **({"country_today": HISTORY[a["event"]][2]}
+                                                         if a.get("detailed") else {})},
+        "It took place in {place}.", "place", group="history",
     ),
 ]  # fmt: skip
 

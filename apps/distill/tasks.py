@@ -749,7 +749,11 @@ NEAR_MISSES: dict[str, list[tuple[str, str | None]]] = {
         ),
     ],
     "get_recipe": [
-        ("How many calories does an hour of cycling burn?", None),
+        (
+            "What is the difference between baking soda and baking powder?",
+            "Baking soda is pure sodium bicarbonate and needs an acid to react; baking powder already contains "
+            "the acid, so moisture and heat are enough.",
+        ),
         ("Order the ingredients for lasagna from a grocery store.", None),
         (
             "At what temperature does water boil at sea level?",
@@ -989,6 +993,517 @@ NEAR_MISSES: dict[str, list[tuple[str, str | None]]] = {
             "What is the best way to cut a 300-word text down to 200 words?",
             "Remove repetition and filler words, merge related sentences, and keep only the points that "
             "support the main idea.",
+        ),
+    ],
+    "get_basketball_game_score": [
+        ("Who is the all-time leading scorer of the Bayview Tide?", None),
+        ("How many points did LeBron James score in his career?", None),
+        ("How long is an NBA game?", "Four quarters of 12 minutes each, 48 minutes plus any overtime."),
+        ("Buy me a courtside seat for the next Harbor City Comets home game.", None),
+        ("What was the Mesa Ridge Suns' average score per game over the whole season?", None),
+        ("How many points is a shot from behind the arc worth?", "Three points; a free throw is worth one."),
+        ("Stream the Cedar Falls Owls game live for me.", None),
+        (
+            "What is a double-double in basketball?",
+            "Ten or more in two statistical categories in one game, such as points and rebounds.",
+        ),
+    ],
+    "team_upcoming_fixtures": [
+        ("Which channel shows the next Lakeside United game?", None),
+        ("Book two tickets for the next Granite City home game.", None),
+        (
+            "How many games are in a regular football league season of 20 teams?",
+            "380: each team plays the 19 others twice, home and away.",
+        ),
+        ("What will the weather be at the next Riverton Hawks home game?", None),
+        ("Record the next Bayview Tide game on my TV.", None),
+        (
+            "What is a fixture list?",
+            "The schedule of a team's or a league's upcoming matches, with dates and opponents.",
+        ),
+        ("Who is the referee for the next Port Ellis FC match?", None),
+        (
+            "Why do teams play better at home?",
+            "Familiar surroundings, no travel fatigue and the support of the home crowd all help.",
+        ),
+    ],
+    "team_league_position": [
+        ("Who is the top scorer in the league this season?", None),
+        ("Which team has won the most league titles in history?", None),
+        (
+            "How many points is a win worth in football?",
+            "Three points for a win, one for a draw, none for a loss.",
+        ),
+        ("Predict where Northvale Rovers will finish this season.", None),
+        (
+            "How is a tie on points usually broken in a league table?",
+            "Most leagues use goal difference first, then goals scored or head-to-head results.",
+        ),
+        ("What is the stadium capacity of Granite City?", None),
+        ("Who manages Lakeside United?", None),
+        (
+            "What does relegation mean?",
+            "The lowest-placed teams at the end of a season drop down to the league below.",
+        ),
+    ],
+    "element_atomic_mass": [
+        ("What is the boiling point of iron?", None),
+        ("What is the electron configuration of sodium?", "1s2 2s2 2p6 3s1, or [Ne] 3s1."),
+        (
+            "What is the chemical formula of glucose?",
+            "C6H12O6: six carbon, twelve hydrogen and six oxygen atoms.",
+        ),
+        ("Who created the first periodic table?", "Dmitri Mendeleev published it in 1869."),
+        ("How many isotopes of tin are stable?", None),
+        ("What is the price of a kilogram of copper today?", None),
+        (
+            "What is the difference between atomic number and atomic mass?",
+            "The atomic number counts the protons; the atomic mass is the average mass of the atoms, protons and "
+            "neutrons together.",
+        ),
+        ("What is the density of lead?", None),
+    ],
+    "element_melting_point": [
+        ("What is the melting point of table salt?", None),
+        ("What is the boiling point of gold?", None),
+        (
+            "Why does ice melt at 0 degrees Celsius?",
+            "At normal pressure 0 degrees Celsius is where solid and "
+            "liquid water are in balance; above it the molecules have enough energy to leave the crystal.",
+        ),
+        ("What is the melting point of the alloy bronze?", None),
+        (
+            "Which metal is liquid at room temperature?",
+            "Mercury is the metal that is liquid at room temperature.",
+        ),
+        ("What is the thermal conductivity of copper?", None),
+        ("How much energy does it take to melt {n} grams of ice?", None),
+        (
+            "What is the difference between melting and dissolving?",
+            "Melting turns a solid into a liquid by heat; "
+            "dissolving spreads a substance through a solvent, such as sugar in water.",
+        ),
+    ],
+    "particle_rest_mass": [
+        ("What is the rest mass of the Higgs boson?", None),
+        ("What is the mass of a helium nucleus?", None),
+        ("Who discovered the electron?", "J. J. Thomson discovered it in 1897."),
+        ("What is the half-life of a free neutron?", None),
+        ("How many quarks are in a proton?", "Three valence quarks: two up quarks and one down quark."),
+        ("What is the radius of a proton?", None),
+        (
+            "What does E = mc^2 mean?",
+            "Mass and energy are equivalent: the energy is the mass times the speed of light squared.",
+        ),
+        ("What is the wavelength of an electron moving at {n} percent of the speed of light?", None),
+    ],
+    "particle_electric_charge": [
+        ("What is the charge of a quark?", None),
+        ("What is the charge of a chloride ion?", None),
+        ("What is the magnetic moment of a proton?", None),
+        ("What is the SI unit of electric charge?", "The coulomb."),
+        ("Who measured the charge of the electron with oil drops?", "Robert Millikan, in 1909."),
+        ("What is the force between two charges {n} cm apart?", None),
+        (
+            "What is the charge of a positron?",
+            "A positron has a charge of +1 elementary charge, the opposite of the electron.",
+        ),
+        (
+            "Why do like charges repel?",
+            "The electric field between two charges of the same sign pushes them "
+            "apart, as described by Coulomb's law.",
+        ),
+    ],
+    "get_city_area": [
+        ("What is the area of Brazil?", None),
+        ("What is the size of the biggest park in {city}?", None),
+        ("Which city has the largest area in the world?", None),
+        ("How many districts does {city} have?", None),
+        ("What is the area of Lake Victoria?", None),
+        ("What is a square kilometre in square miles?", "One square kilometre is about 0.386 square miles."),
+        (
+            "Why do cities sprawl?",
+            "Cheaper land and housing at the edges, car travel and growing populations push cities outward.",
+        ),
+        (
+            "What is the difference between a city and its metropolitan area?",
+            "The city is the area inside its legal limits; the metropolitan area adds the surrounding towns and "
+            "suburbs that are tied to it.",
+        ),
+    ],
+    "country_gdp_by_year": [
+        ("What is the inflation rate in Kenya this year?", None),
+        ("What is the minimum wage in Poland?", None),
+        ("What was the GDP of {city} in 2019?", None),
+        ("What are the main exports of Chile?", None),
+        ("How much public debt does Portugal have?", None),
+        (
+            "What does GDP measure?",
+            "The market value of all final goods and services a country produces in a "
+            "period, usually a year.",
+        ),
+        (
+            "What is the difference between GDP and GNP?",
+            "GDP counts output produced inside a country; GNP counts "
+            "the output of its residents, wherever it is produced.",
+        ),
+        (
+            "What is a recession?",
+            "A significant fall in economic activity, often defined as two quarters in a row of falling GDP.",
+        ),
+    ],
+    "country_life_expectancy": [
+        ("What is the infant mortality rate in Ghana?", None),
+        ("How long will I live?", None),
+        ("What is the life expectancy in {city}?", None),
+        ("What was the birth rate in Poland in 2010?", None),
+        ("How many doctors per person does Norway have?", None),
+        (
+            "Why do women usually live longer than men?",
+            "Biological differences together with lower rates of smoking, drinking and risky behaviour.",
+        ),
+        (
+            "What does life expectancy at birth mean?",
+            "The average number of years a newborn would live if the "
+            "death rates of that year stayed the same through its life.",
+        ),
+        (
+            "What is the best way to live a longer, healthier life?",
+            "Don't smoke, stay active, eat plenty of vegetables, sleep well and keep in touch with people.",
+        ),
+    ],
+    "standard_deviation": [
+        ("What is the median of 3, 9, {n} and 14?", None),
+        ("What is the correlation between 1, 2, 3 and 2, 4, {n}?", None),
+        ("What is the interquartile range of 5, 7, 12, 20 and {n}?", None),
+        ("Draw a histogram of my exam scores.", None),
+        ("What is the standard deviation of the heights of all adults in {city}?", None),
+        (
+            "What does a small standard deviation mean?",
+            "The values lie close to their mean; a large one means they are spread out.",
+        ),
+        (
+            "What is the difference between variance and standard deviation?",
+            "The standard deviation is the "
+            "square root of the variance, so it is in the same units as the data.",
+        ),
+        (
+            "About what share of normally distributed values lie within one standard deviation of the mean?",
+            "About 68 percent.",
+        ),
+    ],
+    "two_sample_t_test": [
+        ("Run a chi-square test on this 2 by 2 table: 12, 30, 25, {n}.", None),
+        ("Run a paired t-test on the before and after weights of my patients.", None),
+        (
+            "What is a p-value?",
+            "The probability of seeing a result at least as extreme as the one observed if "
+            "the null hypothesis were true.",
+        ),
+        ("How many participants do I need to detect a medium effect with 80 percent power?", None),
+        ("Run a one-way ANOVA on three groups of test scores.", None),
+        (
+            "What is the difference between Student's and Welch's t-test?",
+            "Student's test assumes both groups "
+            "have the same variance; Welch's test does not, and adjusts the degrees of freedom.",
+        ),
+        (
+            "When should I use a non-parametric test instead of a t-test?",
+            "When the data are far from normal, "
+            "especially with small samples, or are ranks: the Mann-Whitney U test is a common choice.",
+        ),
+        ("Fit a linear regression of sales on advertising spend.", None),
+    ],
+    "box_volume": [
+        ("What is the volume of a cylinder with radius 3 and height {n}?", None),
+        ("What is the weight of a box of books?", None),
+        ("How many litres is a cubic metre?", "A cubic metre is 1,000 litres."),
+        ("What is the volume of a pyramid with a square base of side {n} and height 9?", None),
+        ("How many boxes of 30 by 20 by 10 cm fit on a pallet?", None),
+        ("Pack my moving boxes for me.", None),
+        (
+            "How do I find the volume of an irregular object?",
+            "Submerge it in water and measure the volume of water it displaces.",
+        ),
+        ("What is the formula for the volume of a cube?", "The side length cubed: s times s times s."),
+    ],
+    "box_surface_area": [
+        ("What is the surface area of a sphere with radius {n}?", None),
+        ("How much paint do I need for a room of 4 by 5 metres?", None),
+        ("What is the surface area of a cylinder with radius 2 and height {n}?", None),
+        ("How much does cardboard cost per square metre?", None),
+        ("Order a box of 40 by 30 by 20 centimetres for me.", None),
+        ("How many faces does a cube have?", "A cube has six faces."),
+        (
+            "What is the net of a box?",
+            "The flat shape you get by unfolding the box: its six rectangular faces joined at the edges.",
+        ),
+        (
+            "Why do small animals lose heat faster than large ones?",
+            "They have more surface area for their volume, "
+            "so heat escapes faster relative to the heat they hold.",
+        ),
+    ],
+    "reserve_rental_car": [
+        ("Cancel my rental car booking in {city}.", None),
+        ("What is the cheapest car rental company in {city}?", None),
+        (
+            "Do I need an international driving permit to rent a car in Japan?",
+            "Yes: most visitors need an "
+            "international driving permit along with their own licence to drive in Japan.",
+        ),
+        ("Book a taxi from the airport in {city}.", None),
+        ("Rent a bicycle for me in {city} tomorrow.", None),
+        ("Extend my current car rental by two days.", None),
+        (
+            "What does a collision damage waiver cover?",
+            "It limits what you pay if the rental car is damaged, "
+            "usually above an excess, but not injuries or your own belongings.",
+        ),
+        (
+            "Should I fill up the tank before returning a rental car?",
+            "Usually yes: with a full-to-full policy, the company charges a high price to refill it.",
+        ),
+    ],
+    "court_case_status": [
+        ("File a lawsuit against my landlord.", None),
+        (
+            "What is the difference between civil and criminal cases?",
+            "Civil cases settle disputes between parties, "
+            "such as contracts; criminal cases are brought by the state for crimes.",
+        ),
+        ("Find a good divorce lawyer in {city}.", None),
+        (
+            "What was the final verdict in the case of Brown v. Board of Education?",
+            "In 1954 the US Supreme Court ruled that racial segregation in public schools is unconstitutional.",
+        ),
+        ("How many cases did the district court hear last year?", None),
+        ("Is it legal to record a phone call without telling the other person?", None),
+        ("What does 'adjourned' mean in court?", "The hearing is put off to a later date or time."),
+        ("Pay the court fee for case 2024-CV-00{n}.", None),
+    ],
+    "court_case_parties": [
+        ("Who was the judge in case 2021-CV-{n}12?", None),
+        ("What was the sentence in case 2019-CR-{n}07?", None),
+        (
+            "What is a plaintiff?",
+            "The person or organisation who brings a lawsuit; the other side is the defendant.",
+        ),
+        ("Find every case {name} has been involved in.", None),
+        ("Serve the defendant in my case with papers.", None),
+        (
+            "What is an amicus curiae?",
+            "A 'friend of the court': someone not a party to a case who offers "
+            "information or arguments to help the court.",
+        ),
+        ("How much did the defendant pay in the settlement of case 2020-CV-{n}31?", None),
+        ("What does 'pro se' mean?", "Representing yourself in court without a lawyer."),
+    ],
+    "chord_notes": [
+        ("Play a C major chord for me.", None),
+        ("What are the chords of the song Let It Be?", None),
+        (
+            "How do I finger an F major barre chord on guitar?",
+            "Barre all six strings at the first fret with your "
+            "index finger, then put the ring and little fingers on the third fret of the A and D strings and the "
+            "middle finger on the second fret of the G string.",
+        ),
+        ("What are the notes of a C major seventh chord with a ninth and an eleventh?", None),
+        ("What key is this song in?", None),
+        (
+            "What is a power chord?",
+            "A root and its fifth (often with the octave), without a third, so it is "
+            "neither major nor minor.",
+        ),
+        ("What is a chord progression?", "A series of chords played in order, such as I-IV-V-I."),
+        ("Tune my guitar.", None),
+    ],
+    "scale_notes": [
+        ("What are the notes of the C blues scale?", None),
+        ("What are the notes of the D Dorian mode?", None),
+        ("Play the A minor scale on the piano for me.", None),
+        (
+            "What is the circle of fifths?",
+            "The 12 keys arranged in a circle, each a fifth above the one before; "
+            "neighbouring keys differ by one sharp or flat.",
+        ),
+        ("What are the notes of the G pentatonic scale?", None),
+        (
+            "What is the difference between a major and a minor scale?",
+            "The minor scale has a lowered third (and "
+            "usually lowered sixth and seventh), which gives it a darker sound.",
+        ),
+        ("What is the relative minor of C major?", "A minor: it has the same notes and no sharps or flats."),
+        ("Transpose this melody up a fifth.", None),
+    ],
+    "suggest_recipe_for_diet": [
+        ("How many calories should I eat a day to lose weight?", None),
+        ("Is honey vegan?", "No: honey is made by bees, so most vegans avoid it."),
+        ("Order a vegan pizza to my home.", None),
+        (
+            "What can I use instead of butter in vegan baking?",
+            "Plant oils, vegan margarine, coconut oil or apple sauce work in most recipes.",
+        ),
+        ("What is the nutritional value of a cup of cooked quinoa?", None),
+        ("Plan my meals for the next month.", None),
+        (
+            "Which foods contain gluten?",
+            "Wheat, barley and rye, and foods made from them such as bread, pasta and most beers.",
+        ),
+        ("How much protein is in 100 grams of tofu?", None),
+    ],
+    "convert_cooking_volume": [
+        ("How many grams is a cup of flour?", None),
+        ("Convert 180 degrees Celsius to Fahrenheit for my oven.", None),
+        ("How many tablespoons of butter are in a stick?", "Eight tablespoons, about 113 grams."),
+        ("How many ounces does a cup of sugar weigh?", None),
+        ("How many teaspoons are in a tablespoon?", "Three teaspoons make one tablespoon."),
+        ("Convert {n} litres to gallons.", None),
+        (
+            "How long does bread dough need to rise?",
+            "Usually one to two hours at room temperature, until it has roughly doubled in size.",
+        ),
+        (
+            "Why do American recipes use cups instead of grams?",
+            "Measuring by volume is a long-standing US custom; most other countries weigh ingredients.",
+        ),
+    ],
+    "estimate_home_value": [
+        ("Is now a good time to sell my house in {city}?", None),
+        ("Find houses for sale in {city} under {n}0000 dollars.", None),
+        ("What is the property tax on a house in {city}?", None),
+        ("How much would it cost to build a 3-bedroom house?", None),
+        (
+            "What does an appraiser look at when valuing a home?",
+            "Location, size, condition, age, features and the recent sale prices of similar homes nearby.",
+        ),
+        ("Who owns the house at 12 Elm Street?", None),
+        (
+            "What is a home equity loan?",
+            "A loan secured by your home, for up to the value of the home minus what "
+            "you still owe on the mortgage.",
+        ),
+        (
+            "Does a new kitchen add value to a house?",
+            "Often, but it rarely returns its full cost; a modest update "
+            "usually pays back better than a luxury one.",
+        ),
+    ],
+    "estimate_monthly_rent": [
+        ("Find flats to rent in {city} with two bedrooms.", None),
+        ("Write a rental agreement for my flat.", None),
+        ("Can my landlord raise the rent in the middle of the lease?", None),
+        (
+            "What share of my income should go to rent?",
+            "A common guideline is to keep rent under about 30 percent of gross income.",
+        ),
+        (
+            "What is a security deposit?",
+            "Money paid at the start of a lease that the landlord keeps against "
+            "damage or unpaid rent and returns at the end.",
+        ),
+        ("Pay this month's rent to my landlord.", None),
+        ("How much was the average rent in {city} ten years ago?", None),
+        (
+            "Is it better to rent or to buy a home?",
+            "It depends on how long you will stay, prices and rates where "
+            "you live, and your savings: buying usually pays off only over many years.",
+        ),
+    ],
+    "planet_orbital_period": [
+        ("How long is a day on Mars?", "A Martian day, or sol, is about 24 hours and 40 minutes."),
+        ("How far is Jupiter from the Sun?", None),
+        (
+            "How long does the Moon take to orbit the Earth?",
+            "About 27.3 days, and 29.5 days from one new moon to the next.",
+        ),
+        ("When is the next time Mars is closest to Earth?", None),
+        ("How long would a spacecraft take to reach Neptune?", None),
+        ("What is the orbital period of Halley's Comet?", None),
+        (
+            "Why do planets farther from the Sun take longer to orbit it?",
+            "Their orbits are longer and they move more slowly, as Kepler's third law describes.",
+        ),
+        ("Which planet has the most moons?", None),
+    ],
+    "planet_surface_gravity": [
+        ("What is the gravity on the Moon?", None),
+        ("What is the escape velocity of Mars?", None),
+        ("What is the atmospheric pressure on Mars?", None),
+        ("What is the surface temperature of Venus?", None),
+        (
+            "What is the gravitational constant?",
+            "G is about 6.674 times 10 to the minus 11 cubic metres per kilogram per second squared.",
+        ),
+        ("Why is there no air on the Moon?", "Its gravity is too weak to hold on to a thick atmosphere."),
+        ("What is the mass of Saturn?", None),
+        ("Who described the law of universal gravitation?", "Isaac Newton, in 1687."),
+    ],
+    "count_table_rows": [
+        ("Delete all rows in the orders table where status is closed.", None),
+        ("Show me the first ten rows of the customers table.", None),
+        ("What columns does the tickets table have?", None),
+        ("Back up the sales database.", None),
+        (
+            "What is the difference between COUNT(*) and COUNT(column) in SQL?",
+            "COUNT(*) counts every row; COUNT(column) counts only the rows where that column is not NULL.",
+        ),
+        ("Create a new table called archive.", None),
+        (
+            "What is a primary key?",
+            "A column or set of columns whose value identifies each row of a table uniquely.",
+        ),
+        ("What does the WHERE clause do in SQL?", "It keeps only the rows that meet its condition."),
+    ],
+    "sum_table_column": [
+        ("What is the average amount in the payments table?", None),
+        ("Update the tax column of the invoices table to 0 for refunds.", None),
+        ("What is the largest amount in the orders table?", None),
+        ("Export the invoices table to a spreadsheet.", None),
+        (
+            "What does GROUP BY do in SQL?",
+            "It collects rows with the same values in the given columns into "
+            "groups, so aggregates like SUM are computed per group.",
+        ),
+        ("Which customer has spent the most money?", None),
+        (
+            "What is the difference between SUM and COUNT in SQL?",
+            "SUM adds up the values of a column; COUNT counts the rows.",
+        ),
+        (
+            "Why does SUM return NULL on an empty table?",
+            "With no rows there is nothing to add, and SQL returns "
+            "NULL rather than 0; wrap it in COALESCE to get 0.",
+        ),
+    ],
+    "historical_event_date": [
+        ("Who was the first person to walk on the Moon?", "Neil Armstrong, on 20 July 1969."),
+        ("How many people died in the Battle of Hastings?", None),
+        ("What caused the French Revolution?", None),
+        ("What happened on this day in history?", None),
+        ("Who built the Suez Canal?", None),
+        ("How long did the Second World War last?", "From 1939 to 1945, about six years."),
+        (
+            "Who won the Battle of Waterloo?",
+            "The Duke of Wellington and Blucher's Prussian army defeated Napoleon there in 1815.",
+        ),
+        ("Who was king of England when the Magna Carta was sealed?", "King John."),
+    ],
+    "historical_event_place": [
+        ("Who signed the Treaty of Versailles?", None),
+        ("Why was the Berlin Wall built?", None),
+        ("What language did the Normans speak in 1066?", "Old Norman, a northern dialect of Old French."),
+        ("What is the capital of Egypt?", "Cairo is the capital of Egypt."),
+        (
+            "Who led the Norman army at the Battle of Hastings?",
+            "William, Duke of Normandy, later William the Conqueror.",
+        ),
+        ("Plan a trip to the historic sites of Paris for me.", None),
+        ("Which museums in {city} have the best history collections?", None),
+        (
+            "What was the Cold War?",
+            "The rivalry from about 1947 to 1991 between the United States and the Soviet "
+            "Union and their allies, fought without direct war between them.",
         ),
     ],
 }
