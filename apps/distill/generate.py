@@ -380,10 +380,20 @@ class _Builder:
     # -- catalogue tools --------------------------------------------------------------------------------
 
     def _offer(self, rng: random.Random, chosen: list[CatalogueTool], extra: int) -> list[ToolDefinition]:
+        """The chosen tools and `extra` distractors from other families. When a chosen family has siblings
+        (the same argument shapes, another operation: `ToolTemplate.group`), about half the time the
+        distractors are its siblings first, so the call must be picked by name and description."""
         used = {t.template.name for t in chosen}
         others = [t for t in TEMPLATES if t.name not in used]
+        groups = {t.template.group for t in chosen if t.template.group}
+        siblings = [t for t in others if t.group in groups]
+        picked = []
+        if extra and siblings and rng.random() < 0.5:
+            picked = rng.sample(siblings, min(extra, len(siblings)))
+        taken = {t.name for t in picked}
+        picked += rng.sample([t for t in others if t.name not in taken], extra - len(picked))
         offered = [c.definition for c in chosen] + [
-            draw_tool(rng, t, avoid_names=self.avoid).definition for t in rng.sample(others, extra)
+            draw_tool(rng, t, avoid_names=self.avoid).definition for t in picked
         ]
         names = [d.name for d in offered]
         if len(set(names)) != len(names):
@@ -499,7 +509,9 @@ class _Builder:
         others = [t for t in TEMPLATES if t.name != wanted.name]
         if draw < 0.65:  # a near miss: the tool of the request's own domain is offered and does not serve it
             q, answer = near_miss_request(rng, wanted.name)
-            chosen = [wanted, *rng.sample(others, rng.randint(0, 2))]
+            # a near miss often asks what a sibling family does (a city's area next to its population)
+            unrelated = [t for t in others if not (wanted.group and t.group == wanted.group)]
+            chosen = [wanted, *rng.sample(unrelated, rng.randint(0, 2))]
             rng.shuffle(chosen)
         else:  # hard negatives: a request for one family, tools of other families
             q = draw_tool(rng, wanted).sample_call(rng, optional_rate=self.config.optional_rate).question
