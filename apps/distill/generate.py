@@ -8,10 +8,11 @@ sandbox of `llamasys.tools.code_interpreter` at generation time and the answer q
 `web` (a `web_search` call answered by a synthetic search back-end plugged into the real `WebSearchTool`)
 [11%], `knowledge` (a `knowledge_search` call over a generated document bank in a real memory store) [9%],
 `sequence` (a search whose result feeds interpreter code) [5%], `custom` (one call of a tool from the
-random catalogue, 1 to 4 tools offered) [26%], `parallel` (the same tool called 2-3 times in one reply)
-[8%], `parallel_multiple` (2-3 different tools in one reply) [6%], and no tool at all [17%]: `chat`
-(small talk), `answerable` (questions a model answers itself) and `irrelevant` (requests no offered tool
-serves; the offered tools are hard negatives drawn from other families).
+random catalogue, 1 to 4 tools offered, its sibling families among them about half the time) [26%],
+`parallel` (the same tool called 2-3 times in one reply) [8%], `parallel_multiple` (2-3 different tools in
+one reply, some called twice: 2-4 calls) [6%], and no tool at all [17%]: `chat` (small talk), `answerable`
+(questions a model answers itself) and `irrelevant` (requests no offered tool serves; the offered tools are
+near misses of the request's own family or hard negatives drawn from other families).
 
 Verification (`verify_example`), else the example is dropped and the reason counted: every call names an
 offered tool and its arguments validate against that tool's JSON Schema (jsonschema, Draft 2020-12); every
@@ -462,9 +463,10 @@ class _Builder:
     async def _parallel_multiple(self, rng: random.Random, example_id: str) -> Example:
         templates = rng.sample(TEMPLATES, rng.choice([2, 2, 3]))
         tools = [draw_tool(rng, t, avoid_names=self.avoid) for t in templates]
-        counts = [1] * len(tools)
-        if rng.random() < 0.3:
-            counts[0] = 2
+        # BFCL-style requests often ask two things of each of two subjects: up to 4 calls in one reply
+        counts = [2 if rng.random() < 0.35 else 1 for _ in tools]
+        while sum(counts) > 4:
+            counts[counts.index(2)] = 1
         return await self._custom_calls(rng, example_id, "parallel_multiple", tools, counts)
 
     # -- no tool ----------------------------------------------------------------------------------------

@@ -281,3 +281,19 @@ def test_the_dataset_manifest_records_the_generator_commit(generated, chat_forma
     else:
         assert manifest["source"]["commit"] == head.stdout.strip()
         assert isinstance(manifest["source"]["modified"], bool)
+
+
+def test_parallel_multiple_calls_two_to_four_times_across_different_tools(chat_format, sandbox):
+    mix = parse_mix(",".join(f"{k}=0" for k in DEFAULT_MIX) + ",parallel_multiple=1")
+    examples, report = asyncio.run(
+        generate(GenerateConfig(seed=8, count=40, mix=mix), chat_format=chat_format)
+    )
+    assert len(examples) == 40, report.dropped
+    sizes = []
+    for example in examples:
+        assert verify_example(example, chat_format) == [], example.id
+        names = [c.tool_name for c in example.messages[2].tool_calls]
+        assert 2 <= len(names) <= 4 and len(set(names)) >= 2, names
+        sizes.append((len(names), len(names) > len(set(names))))
+    assert {n for n, _ in sizes} == {2, 3, 4}  # every size occurs
+    assert any(repeated for _, repeated in sizes)  # some tool is called twice in one reply
