@@ -157,14 +157,14 @@ def integer(lo: int, hi: int) -> Callable[[random.Random], tuple[Any, str]]:
 
 def number(lo: float, hi: float, digits: int = 1) -> Callable[[random.Random], tuple[Any, str]]:
     def sample(rng: random.Random) -> tuple[Any, str]:
-        value = round(rng.uniform(lo, hi), digits)
+        value = _r(rng.uniform(lo, hi), digits)  # 2000, not 2000.0: the JSON says what the words say
         return value, f"{value:g}"
 
     return sample
 
 
 def pick_number(options: list[float]) -> Callable[[random.Random], tuple[Any, str]]:
-    return lambda rng: (lambda v: (v, f"{v:g}"))(rng.choice(options))
+    return lambda rng: (lambda v: (v, f"{v:g}"))(_r(rng.choice(options), 12))
 
 
 def pick_int(options: list[int]) -> Callable[[random.Random], tuple[Any, str]]:
@@ -430,7 +430,7 @@ FILTER_SCHEMA = Obj("Condition the rows must meet", {
 
 
 def dimensions(rng: random.Random) -> tuple[Any, str]:
-    length, width, height = (round(rng.uniform(2, 120), 1) for _ in range(3))
+    length, width, height = (_r(rng.uniform(2, 120), 1) for _ in range(3))
     value = {"length": length, "width": width, "height": height}
     return value, f"{length:g} long, {width:g} wide and {height:g} high"
 

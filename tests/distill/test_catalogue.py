@@ -127,3 +127,27 @@ def test_a_near_miss_is_never_offered_with_a_sibling_family(recorded, monkeypatc
             assert wanted in recorded
             assert not group[wanted] or all(group[n] != group[wanted] for n in others), (wanted, others)
     assert near_misses > 100
+
+
+def _integral_floats(value):
+    if isinstance(value, float) and value.is_integer():
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _integral_floats(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _integral_floats(v)
+
+
+def test_a_whole_number_is_written_as_an_integer():
+    """The request says "2000", so the call says 2000, not 2000.0: BFCL (like any strict checker) rejects a
+    float for an `integer` parameter, and a model trained on `2000.0` writes it there too."""
+    whole = 0
+    for template in TEMPLATES:
+        for seed in range(60):
+            rng = random.Random(f"whole-{template.name}-{seed}")
+            call = draw_tool(rng, template).sample_call(rng, optional_rate=1.0)
+            assert not list(_integral_floats(call.arguments)), (template.name, call.arguments)
+            whole += sum(isinstance(v, int) and not isinstance(v, bool) for v in call.arguments.values())
+    assert whole > 100
