@@ -42,6 +42,14 @@ def generate_command(
         float,
         typer.Option(min=0.0, max=1.0, help="chance that a catalogue call sets each optional parameter"),
     ] = 0.35,
+    number_style_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="chance that a catalogue request writes its numbers as typed: '$1,200', '70kg', '5%'",
+        ),
+    ] = 0.0,
     teacher: Annotated[
         str | None, typer.Option(help="teacher mode: a stronger model (catalogue id or path) answers")
     ] = None,
@@ -67,7 +75,8 @@ def generate_command(
     tokenizer, template = read_tokenizer(model)
     chat_format = make_chat_format(tokenizer, template)
     config = GenerateConfig(seed=seed, count=count, avoid_names=sorted(bfcl_function_names()),
-                            avoid_prompts=sorted(held_out_prompts()), optional_rate=optional_rate)  # fmt: skip
+                            avoid_prompts=sorted(held_out_prompts()), optional_rate=optional_rate,
+                            number_style_rate=number_style_rate)  # fmt: skip
     if instructions:
         config.instructions = instructions
     if mix:

@@ -30,7 +30,7 @@ from typing import Any
 
 from llamasys.core_model.messages import ToolDefinition
 
-__all__ = ["CatalogueTool", "Param", "SampledCall", "TEMPLATES", "ToolTemplate", "draw_tool"]
+__all__ = ["CatalogueTool", "Param", "SampledCall", "TEMPLATES", "ToolTemplate", "draw_tool", "type_numbers"]
 
 CITIES = [
     "Paris", "Tokyo", "Nairobi", "Lima", "Oslo", "Toronto", "Mumbai", "Cairo", "Sydney", "Berlin",
@@ -79,6 +79,7 @@ class Param:
     required: bool
     sample: Callable[[random.Random], tuple[Any, str]]
     phrase: str = "{}"
+    money: bool = False  # an amount of money: a typed request may write it with a dollar sign
 
 
 @dataclass
@@ -122,9 +123,17 @@ class CatalogueTool:
     def name(self) -> str:
         return self.definition.name
 
-    def sample_call(self, rng: random.Random, *, optional_rate: float = 0.35) -> SampledCall:
-        """Draw argument values, the words that ask for them, run the template, write the answer."""
+    def sample_call(
+        self, rng: random.Random, *, optional_rate: float = 0.35, number_style_rate: float = 0.0
+    ) -> SampledCall:
+        """Draw argument values, the words that ask for them, run the template, write the answer.
+
+        `optional_rate`: the chance each optional parameter is set (its request then names it).
+        `number_style_rate`: the chance the request writes its numbers as people type them (see
+        `type_numbers`); the arguments keep the bare JSON numbers. At 0 no draw is made, so data drawn
+        before the option existed is unchanged."""
         t = self.template
+        typed = number_style_rate > 0 and rng.random() < number_style_rate
         values: dict[str, Any] = {}
         words: dict[str, str] = {}
         extras: list[str] = []
@@ -132,16 +141,53 @@ class CatalogueTool:
             if p.required or rng.random() < optional_rate:
                 value, text = p.sample(rng)
                 values[p.name] = value
-                words[p.name] = text
+                words[p.name] = f"${text}" if typed and p.money else text
                 if not p.required:
-                    extras.append(p.phrase.format(text))
+                    extras.append(p.phrase.format(words[p.name]))
         clause = t.clause.format(**words) + "".join(extras)
+        if typed:
+            clause = type_numbers(clause, rng)
         question = rng.choice(t.questions).format(clause=clause)
         question = question[0].upper() + question[1:]
         result = t.execute(values)
         answer = t.answer.format(**result, **words)
         arguments = {self.param_names[k]: v for k, v in values.items()}
         return SampledCall(arguments, clause, question, result, answer, str(result[t.answer_key]))
+
+
+# -- numbers as people type them ---------------------------------------------------------------------
+
+_NUMBER = r"(?<![\w.,/:+-])(\d+(?:\.\d+)?)"
+_ATTACHED_UNITS = re.compile(_NUMBER + r" (kg|km|cm|mm|m|m/s|km/h|ft|mph|ml|g|lb)(?![\w/])")
+_PERCENT = re.compile(_NUMBER + r" percent\b")
+_CURRENCY_CODE = re.compile(_NUMBER + r" (USD|EUR|GBP)\b")
+_CURRENCY_SIGNS = {"USD": "$", "EUR": "\u20ac", "GBP": "\u00a3"}
+_NUMBER_LIST = re.compile(r"\d, \d")
+_BIG_NUMBER = re.compile(r"(?<![\w.,/:+-])(\d{4,})(?=(?:\.\d+)?(?![\w/:-]|[.,]\d))")
+
+
+def _thousands(match: re.Match[str]) -> str:
+    digits = match.group(1)
+    if len(digits) == 4 and 1900 <= int(digits) <= 2100:  # a year, written as one
+        return digits
+    return f"{int(digits):,}"
+
+
+def type_numbers(text: str, rng: random.Random) -> str:
+    """`text` with its numbers written as people type them, each style with probability 0.7: a unit
+    against the number ("70 kg" -> "70kg", "12 m/s" -> "12m/s"), "5.5 percent" -> "5.5%", a currency code
+    as its sign ("1200 USD" -> "$1200"), thousands separators ("250000" -> "250,000"; years 1900-2100
+    stay as they are, and a list of numbers keeps its plain form). The values do not change: a model must still write 70, 5.5, 1200 and 250000 in
+    its JSON (BFCL's requests say "$500" and "20ft"; a bare `20ft` in JSON does not parse)."""
+    if rng.random() < 0.7:
+        text = _ATTACHED_UNITS.sub(r"\1\2", text)
+    if rng.random() < 0.7:
+        text = _PERCENT.sub(r"\1%", text)
+    if rng.random() < 0.7:
+        text = _CURRENCY_CODE.sub(lambda m: _CURRENCY_SIGNS[m.group(2)] + m.group(1), text)
+    if rng.random() < 0.7 and not _NUMBER_LIST.search(text):  # "1,000, 20,000 and 3" would be ambiguous
+        text = _BIG_NUMBER.sub(_thousands, text)
+    return text
 
 
 # -- value samplers ----------------------------------------------------------------------------------
@@ -518,7 +564,7 @@ TEMPLATES: list[ToolTemplate] = [
         "compound_interest", "Compute the final balance of an investment with compound interest.",
         ["Future value of a deposit growing at a yearly rate, compounded a number of times per year.",
          "Calculates how much money grows to with compounding."],
-        [Param("principal", N("Initial amount invested"), True, number(100, 20000, 0)),
+        [Param("principal", N("Initial amount invested"), True, number(100, 20000, 0), money=True),
          Param("annual_rate", N("Yearly interest rate as a decimal, e.g. 0.05"), True,
                lambda r: (lambda v: (v, f"{v:g}"))(round(r.uniform(0.01, 0.12), 3))),
          Param("years", I("Number of years"), True, integer(1, 30)),
@@ -712,7 +758,7 @@ TEMPLATES: list[ToolTemplate] = [
     ToolTemplate(
         "monthly_loan_payment", "Calculate the monthly payment of a fixed-rate loan.",
         ["Annuity payment for a loan amount, yearly rate and term in years.", "Loan repayment calculator."],
-        [Param("loan_amount", N("Amount borrowed"), True, number(1000, 400000, 0)),
+        [Param("loan_amount", N("Amount borrowed"), True, number(1000, 400000, 0), money=True),
          Param("annual_rate", N("Yearly interest rate in percent"), True, number(1, 9, 1)),
          Param("years", I("Loan term in years"), True, integer(1, 30))],
         "the monthly payment on a {loan_amount} loan at {annual_rate} percent for {years} years", ASK,
@@ -723,7 +769,7 @@ TEMPLATES: list[ToolTemplate] = [
     ToolTemplate(
         "apply_discount", "Compute a price after a percentage discount.",
         ["Sale price for a given discount.", "Price minus a percent off."],
-        [Param("price", N("Original price"), True, number(5, 999, 2)),
+        [Param("price", N("Original price"), True, number(5, 999, 2), money=True),
          Param("discount_percent", N("Discount in percent"), True, integer(5, 70))],
         "the price of an item costing {price} after a {discount_percent} percent discount", ASK,
         lambda a: {"final_price": _r(a["price"] * (1 - a["discount_percent"] / 100))},

@@ -71,16 +71,17 @@ def _reproduce(config: dict[str, Any], data_manifest: dict[str, Any], step: int)
         from llamasys.apps.distill.generate import DEFAULT_MIX, GenerateConfig
 
         mix = generated.get("mix", DEFAULT_MIX)
-        default_rate = GenerateConfig().optional_rate
+        defaults = GenerateConfig()
         changed = ",".join(f"{k}={v}" for k, v in mix.items() if DEFAULT_MIX.get(k) != v)
+        rates = "".join(
+            f" --{key.replace('_', '-')} {generated[key]}"
+            for key in ("optional_rate", "number_style_rate")
+            if generated.get(key, getattr(defaults, key)) != getattr(defaults, key)
+        )
         out.append(
             f"llamasys distill generate --seed {generated['seed']} --count {generated['count']}"
             + (f" --mix {changed}" if changed else "")
-            + (
-                f" --optional-rate {rate}"
-                if (rate := generated.get("optional_rate", default_rate)) != default_rate
-                else ""
-            )
+            + rates
             + f" --out {config['data']}"
         )
     defaults = TrainConfig(data=Path("."), run_dir=Path(".")).model_dump()

@@ -147,6 +147,10 @@ class GenerateConfig(BaseModel):
         0.35, ge=0.0, le=1.0,
         description="chance that a catalogue call sets (and its request words) each optional parameter",
     )  # fmt: skip
+    number_style_rate: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="chance that a catalogue request writes its numbers as typed ('$1,200', '70kg', '5%')",
+    )  # fmt: skip
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -380,6 +384,13 @@ class _Builder:
 
     # -- catalogue tools --------------------------------------------------------------------------------
 
+    def _call_style(self) -> dict[str, float]:
+        """How catalogue requests are worded: `CatalogueTool.sample_call`'s rates from the config."""
+        return {
+            "optional_rate": self.config.optional_rate,
+            "number_style_rate": self.config.number_style_rate,
+        }
+
     def _offer(self, rng: random.Random, chosen: list[CatalogueTool], extra: int) -> list[ToolDefinition]:
         """The chosen tools and `extra` distractors from other families. When a chosen family has siblings
         (the same argument shapes, another operation: `ToolTemplate.group`), about half the time the
@@ -415,7 +426,7 @@ class _Builder:
             seen: set[str] = set()
             for _ in range(n):
                 for _attempt in range(10):
-                    call = tool.sample_call(rng, optional_rate=self.config.optional_rate)
+                    call = tool.sample_call(rng, **self._call_style())
                     key = json.dumps(call.arguments, sort_keys=True)
                     if key not in seen:
                         seen.add(key)
@@ -516,7 +527,7 @@ class _Builder:
             chosen = [wanted, *rng.sample(unrelated, rng.randint(0, 2))]
             rng.shuffle(chosen)
         else:  # hard negatives: a request for one family, tools of other families
-            q = draw_tool(rng, wanted).sample_call(rng, optional_rate=self.config.optional_rate).question
+            q = draw_tool(rng, wanted).sample_call(rng, **self._call_style()).question
             answer = rng.choice(NO_TOOL_FITS)
             chosen = rng.sample(others, rng.randint(1, 3))
         offered = [draw_tool(rng, t, avoid_names=self.avoid).definition for t in chosen]

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from collections import defaultdict
 
 import jsonschema
 import pytest
 
 from llamasys.apps.distill import generate as gen
-from llamasys.apps.distill.catalogue import TEMPLATES, draw_tool
+from llamasys.apps.distill.catalogue import TEMPLATES, draw_tool, type_numbers
 from llamasys.apps.distill.generate import GenerateConfig
 
 GROUPS: dict[str, list[str]] = defaultdict(list)
@@ -151,3 +152,55 @@ def test_a_whole_number_is_written_as_an_integer():
             assert not list(_integral_floats(call.arguments)), (template.name, call.arguments)
             whole += sum(isinstance(v, int) and not isinstance(v, bool) for v in call.arguments.values())
     assert whole > 100
+
+
+class _Always:
+    """An rng whose every draw picks the style."""
+
+    def random(self) -> float:
+        return 0.0
+
+
+@pytest.mark.parametrize(
+    "plain, typed",
+    [("a 70 kg person moving at 12 m/s", "a 70kg person moving at 12m/s"),
+     ("a 250000 loan at 5.5 percent", "a 250,000 loan at 5.5%"),
+     ("1200 USD converted to JPY", "$1,200 converted to JPY"),
+     ("12345.67 EUR in GBP", "\u20ac12,345.67 in GBP"),
+     ("the 2019 season, built in 1995", "the 2019 season, built in 1995"),  # years stay years
+     ("on 2026-03-14 at 10:30, case 2024-00017", "on 2026-03-14 at 10:30, case 2024-00017"),
+     ("the average of 1200, 20000 and 3", "the average of 1200, 20000 and 3"),  # a list stays readable
+     ("3 mg of salt", "3 mg of salt")],  # not a unit it knows
+)  # fmt: skip
+def test_type_numbers_writes_numbers_as_people_type_them(plain, typed):
+    assert type_numbers(plain, _Always()) == typed
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda t: t.name)
+def test_typed_numbers_keep_the_arguments_valid_and_the_answer_grounded(template):
+    for seed in range(20):
+        rng = random.Random(f"typed-{template.name}-{seed}")
+        tool = draw_tool(rng, template)
+        call = tool.sample_call(rng, optional_rate=0.5, number_style_rate=1.0)
+        jsonschema.Draft202012Validator(tool.definition.parameters).validate(call.arguments)
+        assert call.answer_value in call.answer and "{" not in call.question, call.question
+        for value in call.arguments.values():  # the JSON holds bare numbers, never the typed words
+            assert not isinstance(value, str) or not value.startswith(("$", "\u20ac", "\u00a3")), (
+                call.arguments
+            )
+
+
+def test_typed_numbers_occur_in_every_style_and_never_at_rate_zero():
+    typed, plain = [], []
+    for template in TEMPLATES:
+        for seed in range(30):
+            rng = random.Random(f"styles-{template.name}-{seed}")
+            tool = draw_tool(rng, template)
+            typed.append(tool.sample_call(rng, optional_rate=0.5, number_style_rate=1.0).question)
+            rng = random.Random(f"styles-{template.name}-{seed}")
+            tool = draw_tool(rng, template)
+            plain.append(tool.sample_call(rng, optional_rate=0.5).question)
+    text = "\n".join(typed)
+    for pattern in [r"\$\d", r"\d,\d{3}\b", r"\d(kg|m/s|m|km)\b", r"\d%"]:
+        assert re.search(pattern, text), pattern
+    assert not any(re.search(r"[$\u20ac\u00a3]\d|\d,\d{3}\b|\d%|\d(kg|m/s)\b", q) for q in plain)

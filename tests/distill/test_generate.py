@@ -264,6 +264,24 @@ def test_optional_rate_sets_every_or_no_optional_parameter(chat_format, sandbox,
         GenerateConfig(optional_rate=1.5)
 
 
+def test_number_style_rate_types_the_requests_numbers_and_every_example_still_verifies(chat_format, sandbox):
+    import re
+
+    mix = parse_mix(",".join(f"{k}=0" for k in DEFAULT_MIX) + ",custom=1,parallel=1,irrelevant=1")
+    config = GenerateConfig(seed=5, count=40, mix=mix, number_style_rate=1.0)
+    examples, stats = asyncio.run(generate(config, chat_format=chat_format))
+    assert len(examples) == 40, stats
+    typed = 0
+    for example in examples:
+        assert verify_example(example, chat_format) == [], example.id
+        typed += bool(
+            re.search(r"[$\u20ac\u00a3]\d|\d,\d{3}\b|\d%|\d(kg|m/s|km|m)\b", example.messages[1].content)
+        )
+    assert typed >= 3, typed
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        GenerateConfig(number_style_rate=2)
+
+
 def test_the_dataset_manifest_records_the_generator_commit(generated, chat_format, tmp_path):
     import subprocess
 

@@ -161,6 +161,9 @@ def test_reproduce_commands_name_the_generate_flags_that_differ_from_the_default
     mix = {"code": 0.5}
     for manifest, flags in [({"seed": 4, "count": 9}, ""), ({"seed": 4, "count": 9, "optional_rate": 0.35}, ""),
                             ({"seed": 4, "count": 9, "optional_rate": 0.6}, " --optional-rate 0.6"),
+                            ({"seed": 4, "count": 9, "number_style_rate": 0.0}, ""),
+                            ({"seed": 4, "count": 9, "optional_rate": 0.5, "number_style_rate": 0.3},
+                             " --optional-rate 0.5 --number-style-rate 0.3"),
                             ({"seed": 4, "count": 9, "mix": {**DEFAULT_MIX, **mix}}, " --mix code=0.5")]:  # fmt: skip
         generate, train_cmd = _reproduce(config, {"config": manifest}, step=7)
         assert generate == f"llamasys distill generate --seed 4 --count 9{flags} --out d"
