@@ -509,6 +509,26 @@ def _diet_recipe(args: dict[str, Any]) -> dict[str, Any]:
             "prep_minutes": 5 + _digest("prep", args) % (args.get("max_prep_minutes", 45) - 5)}  # fmt: skip
 
 
+# Free-text parameters literally named `type`: BFCL's schemas have them ("The personality type", "Type of the
+# instrument") and a model that never saw one writes the JSON type into it ({"type": "string"}).
+CAR_TYPES = ["sedan", "SUV", "hatchback", "pickup truck", "minivan", "coupe", "station wagon", "convertible"]
+
+
+def _used_cars(args: dict[str, Any]) -> dict[str, Any]:
+    cap = args["max_price"]
+    return {
+        "listings": 3 + _digest("cars", args) % 40,
+        "cheapest": int(cap * (0.45 + 0.4 * _fraction("low", args))),
+    }
+
+
+def _car_insurance(args: dict[str, Any]) -> dict[str, Any]:
+    base = 900 + _digest("body", args["type"]) % 700
+    young = 1.6 if args["driver_age"] < 25 else 1.0
+    cover = {"liability": 0.7, "comprehensive": 1.3}.get(args.get("coverage", "liability"), 1.0)
+    return {"yearly_premium": int(base * young * cover)}
+
+
 ASK = ["What is {clause}?", "Can you tell me {clause}?", "I need {clause}.", "Please find {clause}."]
 DO = ["Please {clause}.", "Can you {clause}?", "I'd like you to {clause}.", "{clause}, please."]
 
@@ -1129,6 +1149,27 @@ TEMPLATES: list[ToolTemplate] = [
         lambda a: {"place": HISTORY[a["event"]][1], **({"country_today": HISTORY[a["event"]][2]}
                                                          if a.get("detailed") else {})},
         "It took place in {place}.", "place", group="history",
+    ),
+    ToolTemplate(
+        "find_used_cars", "Search used cars for sale by body type and budget.",
+        ["Listings of second-hand cars of a given type under a price.", "Used car search."],
+        [Param("type", S("Body type of the car, e.g. sedan"), True, pick(CAR_TYPES)),
+         Param("max_price", I("Highest price in US dollars"), True, pick_int([8000, 12000, 15000, 20000, 30000]),
+               money=True),
+         Param("city", S("City to search in"), False, pick(CITIES), " in {}")],
+        "used {type} listings priced under {max_price}",
+        ["Find {clause}.", "Search for {clause}.", "Please find {clause}.", "Can you look up {clause}?"],
+        _used_cars, "I found {listings} listings; the cheapest is {cheapest} dollars.", "listings", group="cars",
+    ),
+    ToolTemplate(
+        "quote_car_insurance", "Estimate the yearly insurance premium for a car.",
+        ["Car insurance quote from the body type and the driver's age.", "How much insuring a car costs."],
+        [Param("type", S("Body type of the car, e.g. sedan"), True, pick(CAR_TYPES)),
+         Param("driver_age", I("Age of the main driver in years"), True, integer(18, 80)),
+         Param("coverage", E("Kind of cover", ["liability", "comprehensive"]), False,
+               pick(["liability", "comprehensive"]), " with {} cover")],
+        "the yearly insurance premium for a {type} with a {driver_age}-year-old driver", ASK,
+        _car_insurance, "The premium is about {yearly_premium} dollars a year.", "yearly_premium", group="cars",
     ),
 ]  # fmt: skip
 

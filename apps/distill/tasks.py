@@ -1506,6 +1506,41 @@ NEAR_MISSES: dict[str, list[tuple[str, str | None]]] = {
             "Union and their allies, fought without direct war between them.",
         ),
     ],
+    "find_used_cars": [
+        ("Sell my old hatchback for me.", None),
+        ("Book a test drive for a used SUV tomorrow in {city}.", None),
+        ("What is my {n}-month-old sedan worth now?", None),
+        ("Rent me a minivan for the weekend in {city}.", None),
+        ("Find a mechanic near me who can fix a pickup truck.", None),
+        (
+            "Is it better to buy a new or a used car?",
+            "A used car costs less and loses value more slowly; a new one comes with a warranty and no "
+            "hidden history. If you buy used, ask for the service record and an independent inspection.",
+        ),
+        (
+            "What is a hatchback?",
+            "A car whose rear door opens upward, hinged at the roof, giving access to a cargo area "
+            "shared with the cabin.",
+        ),
+        ("Which used car brands are the most reliable?", None),
+    ],
+    "quote_car_insurance": [
+        ("File a claim for the dent in my sedan.", None),
+        ("Cancel my car insurance policy.", None),
+        ("How much does an SUV cost to fuel for {n} miles?", None),
+        ("Compare home insurance quotes in {city}.", None),
+        ("What does my current policy cover?", None),
+        (
+            "What is the difference between liability and comprehensive cover?",
+            "Liability pays for damage you cause to others; comprehensive also pays for damage to your own "
+            "car from theft, fire, weather or vandalism.",
+        ),
+        (
+            "Why is insurance more expensive for young drivers?",
+            "Drivers under 25 have more accidents per mile driven, so insurers charge them more.",
+        ),
+        ("Renew my insurance with the same company.", None),
+    ],
 }
 
 

@@ -53,6 +53,21 @@ def test_the_catalogue_covers_nested_objects_string_lists_and_booleans():
     assert len(TEMPLATES) >= 55 and len({t.name for t in TEMPLATES}) == len(TEMPLATES)
 
 
+def test_free_text_parameters_named_type_take_the_requests_words():
+    """BFCL's schemas have string parameters called `type` ("The personality type"); round 5, never shown
+    one, wrote the JSON type into them (`{"type": "string"}`). Families with such a parameter exist and the
+    value a call carries is the request's own words, so the data teaches copying them."""
+    families = [t for t in TEMPLATES for p in t.params if p.name == "type" and "enum" not in p.schema]
+    assert len(families) >= 2
+    rng = random.Random(5)
+    for template in families:
+        for _ in range(10):
+            tool = draw_tool(rng, template, mask_rate=0.0, paraphrase_rate=0.0)
+            call = tool.sample_call(rng, optional_rate=0.5)
+            assert call.arguments["type"] not in ("string", "integer", "number")
+            assert call.arguments["type"] in call.question
+
+
 def test_sibling_groups_share_argument_shapes():
     assert sum(1 for names in GROUPS.values() if len(names) >= 2) >= 6
     assert all(len(names) >= 2 for names in GROUPS.values()), GROUPS  # a group of one is a typo
