@@ -525,7 +525,7 @@ def _used_cars(args: dict[str, Any]) -> dict[str, Any]:
 def _car_insurance(args: dict[str, Any]) -> dict[str, Any]:
     base = 900 + _digest("body", args["type"]) % 700
     young = 1.6 if args["driver_age"] < 25 else 1.0
-    cover = {"liability": 0.7, "comprehensive": 1.3}.get(args.get("coverage", "liability"), 1.0)
+    cover = {"liability": 0.7, "comprehensive": 1.3}[args.get("coverage", "liability")]
     return {"yearly_premium": int(base * young * cover)}
 
 
